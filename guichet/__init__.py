@@ -1,0 +1,1 @@
+"""Guichet: helpdesk, contact centre and service counter in one."""

@@ -1,0 +1,23 @@
+"""Registry of outbound senders: channels register here; conversations never imports a channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from guichet.conversations.models import Message
+
+Sender = Callable[[Message], None]
+_SENDERS: dict[str, Sender] = {}
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    """Called from a channel's `AppConfig.ready()`; the sender queues the message for delivery."""
+    _SENDERS[channel] = sender
+
+
+def sender_for(channel: str) -> Sender | None:
+    return _SENDERS.get(channel)
+
+
+def registered_channels() -> list[str]:
+    return sorted(_SENDERS)
