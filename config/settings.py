@@ -18,7 +18,10 @@ DATA_DIR = Path(env("DATA_DIR"))
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
-        raise ConfigurationError("SECRET_KEY is required in production mode")
+        raise ConfigurationError(
+            "SECRET_KEY is required in production mode: set it to a long random value, e.g. "
+            "the output of `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+        )
     SECRET_KEY = development_secret_key(DATA_DIR)
 
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
