@@ -1,0 +1,1 @@
+"""Views of the agent interface, one module per page family."""

@@ -1,0 +1,32 @@
+"""Helpers shared by the views: turning service errors into answers a person can read."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from guichet.core.exceptions import Conflict, GuichetError, InvalidInput, NotAllowed
+
+ERROR_STATUS: dict[type[GuichetError], int] = {InvalidInput: 400, NotAllowed: 403, Conflict: 409}
+
+
+def error_status(error: GuichetError) -> int:
+    for kind, status in ERROR_STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def render_error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "web/error.html", {"message": message}, status=status)
+
+
+def require_valid(form: forms.Form) -> None:
+    """Raise `InvalidInput` with the form's first error when the form does not validate."""
+    if form.is_valid():
+        return
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        message = errors[0]
+        raise InvalidInput(f"{label}: {message}" if label else str(message))

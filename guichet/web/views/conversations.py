@@ -1,0 +1,306 @@
+"""The conversation page and its actions; each action calls one service.
+
+Every action is a plain POST that redirects back (PRG). An htmx request gets the updated
+`#conversation` fragment instead. A service error is shown with its status (400/403/409) and the
+text the agent typed is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from guichet.accounts.models import User
+from guichet.accounts.permissions import can_assign_to_others
+from guichet.accounts.selectors import assignable_agents, team_list_for
+from guichet.conversations import selectors, services
+from guichet.conversations.models import TRANSITIONS, Conversation, Status
+from guichet.core.exceptions import GuichetError, NotAllowed
+from guichet.web import forms
+from guichet.web.views.common import error_status, render_error, require_valid
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _get(user: User, number: int) -> Conversation:
+    try:
+        return selectors.conversation_get(user=user, number=number)
+    except Conversation.DoesNotExist:
+        raise Http404(_("No such conversation.")) from None
+
+
+def _agents_for(user: User) -> Any:
+    """Whom this user may pick in the assign form: anyone of their teams, or only themselves."""
+    if can_assign_to_others(user):
+        return assignable_agents(user=user)
+    return User.objects.filter(pk=user.pk)
+
+
+def _context(request: HttpRequest, conversation: Conversation, **bound: Any) -> dict[str, Any]:
+    user = _user(request)
+    tags = [tag.name for tag in conversation.tags.all()]
+    status_choices = [
+        (value, Status(value).label)
+        for value in [conversation.status, *sorted(TRANSITIONS[conversation.status])]
+    ]
+    return {
+        "conversation": conversation,
+        "timeline": selectors.conversation_timeline(conversation=conversation),
+        "tags": tags,
+        "status_choices": status_choices,
+        "reply_form": bound.get("reply_form") or forms.ReplyForm(auto_id="reply_%s"),
+        "note_form": bound.get("note_form") or forms.NoteForm(auto_id="note_%s"),
+        "assign_form": forms.AssignForm(
+            agents=_agents_for(user),
+            initial={"assignee": conversation.assignee_id},
+            auto_id="assign_%s",
+        ),
+        "priority_form": forms.PriorityForm(
+            initial={"priority": conversation.priority}, auto_id="priority_%s"
+        ),
+        "team_form": forms.TeamForm(
+            teams=team_list_for(user=user),
+            initial={"team": conversation.team_id},
+            auto_id="team_%s",
+        ),
+        "tags_form": bound.get("tags_form")
+        or forms.TagsForm(initial={"tags": ", ".join(tags)}, auto_id="tags_%s"),
+        "snooze_form": bound.get("snooze_form") or forms.SnoozeForm(auto_id="snooze_%s"),
+        "can_assign": can_assign_to_others(user) or conversation.assignee_id in (None, user.pk),
+        "error": bound.get("error", ""),
+    }
+
+
+def _render(
+    request: HttpRequest, conversation: Conversation, status: int = 200, **bound: Any
+) -> HttpResponse:
+    template = "web/_conversation.html" if _is_htmx(request) else "web/conversation.html"
+    return render(request, template, _context(request, conversation, **bound), status=status)
+
+
+@login_required
+@require_GET
+def conversation_page(request: HttpRequest, number: int) -> HttpResponse:
+    return _render(request, _get(_user(request), number))
+
+
+Action = Callable[[Conversation], str]
+
+
+def _act(
+    request: HttpRequest,
+    number: int,
+    action: Action,
+    bound: Callable[[], dict[str, Any]] | None = None,
+) -> HttpResponse:
+    """Run one action on a visible conversation and answer for a browser or for htmx."""
+    user = _user(request)
+    conversation = _get(user, number)
+    try:
+        notice = action(conversation)
+    except GuichetError as error:
+        fresh = _get(user, number)
+        extra = bound() if bound else {}
+        return _render(request, fresh, status=error_status(error), error=str(error), **extra)
+    try:
+        fresh = selectors.conversation_get(user=user, number=number)
+    except Conversation.DoesNotExist:
+        # The action moved it out of this user's sight (another team): back to the inbox.
+        messages.info(request, _("Conversation #%(n)d is no longer in your teams.") % {"n": number})
+        return HttpResponseClientRedirect("/") if _is_htmx(request) else redirect("inbox")
+    if notice:
+        messages.success(request, notice)
+    if _is_htmx(request):
+        return _render(request, fresh)
+    return redirect("conversation", number=fresh.number)
+
+
+@login_required
+@require_POST
+def conversation_claim(request: HttpRequest, number: int) -> HttpResponse:
+    def action(conversation: Conversation) -> str:
+        services.conversation_claim(actor=_user(request), conversation=conversation)
+        return _("You have taken this conversation.")
+
+    return _act(request, number, action)
+
+
+@login_required
+@require_POST
+def conversation_assign(request: HttpRequest, number: int) -> HttpResponse:
+    user = _user(request)
+
+    def action(conversation: Conversation) -> str:
+        form = forms.AssignForm(request.POST, agents=_agents_for(user))
+        require_valid(form)
+        assignee = form.cleaned_data["assignee"]
+        if not can_assign_to_others(user) and conversation.assignee_id not in (None, user.pk):
+            raise NotAllowed(_("Only supervisors can take a conversation from someone else."))
+        services.conversation_assign(actor=user, conversation=conversation, assignee=assignee)
+        if assignee is None:
+            return _("Nobody is assigned now.")
+        return _("Assigned to %(name)s.") % {"name": assignee.display_name}
+
+    return _act(request, number, action)
+
+
+@login_required
+@require_POST
+def conversation_status(request: HttpRequest, number: int) -> HttpResponse:
+    def action(conversation: Conversation) -> str:
+        form = forms.StatusForm(request.POST)
+        require_valid(form)
+        status = form.cleaned_data["status"]
+        services.conversation_set_status(
+            actor=_user(request), conversation=conversation, status=status
+        )
+        return _("Status: %(status)s.") % {"status": Status(status).label}
+
+    return _act(request, number, action)
+
+
+@login_required
+@require_POST
+def conversation_priority(request: HttpRequest, number: int) -> HttpResponse:
+    def action(conversation: Conversation) -> str:
+        form = forms.PriorityForm(request.POST)
+        require_valid(form)
+        services.conversation_set_priority(
+            actor=_user(request), conversation=conversation, priority=form.cleaned_data["priority"]
+        )
+        return _("Priority changed.")
+
+    return _act(request, number, action)
+
+
+@login_required
+@require_POST
+def conversation_team(request: HttpRequest, number: int) -> HttpResponse:
+    user = _user(request)
+
+    def action(conversation: Conversation) -> str:
+        form = forms.TeamForm(request.POST, teams=team_list_for(user=user))
+        require_valid(form)
+        team = form.cleaned_data["team"]
+        services.conversation_set_team(actor=user, conversation=conversation, team=team)
+        return _("Moved to the team %(name)s.") % {"name": team.name}
+
+    return _act(request, number, action)
+
+
+@login_required
+@require_POST
+def conversation_tags(request: HttpRequest, number: int) -> HttpResponse:
+    form = forms.TagsForm(request.POST, auto_id="tags_%s")
+
+    def action(conversation: Conversation) -> str:
+        require_valid(form)
+        services.conversation_set_tags(
+            actor=_user(request), conversation=conversation, names=form.names()
+        )
+        return _("Tags saved.")
+
+    return _act(request, number, action, bound=lambda: {"tags_form": form})
+
+
+@login_required
+@require_POST
+def conversation_snooze(request: HttpRequest, number: int) -> HttpResponse:
+    form = forms.SnoozeForm(request.POST, auto_id="snooze_%s")
+
+    def action(conversation: Conversation) -> str:
+        if request.POST.get("unsnooze"):
+            services.conversation_snooze(
+                actor=_user(request), conversation=conversation, until=None
+            )
+            return _("The conversation is back in the inbox.")
+        require_valid(form)
+        services.conversation_snooze(
+            actor=_user(request), conversation=conversation, until=form.moment()
+        )
+        return _("Snoozed.")
+
+    return _act(request, number, action, bound=lambda: {"snooze_form": form})
+
+
+@login_required
+@require_POST
+def conversation_reply(request: HttpRequest, number: int) -> HttpResponse:
+    form = forms.ReplyForm(request.POST, auto_id="reply_%s")
+
+    def action(conversation: Conversation) -> str:
+        require_valid(form)
+        services.conversation_reply(
+            actor=_user(request), conversation=conversation, text=form.cleaned_data["text"]
+        )
+        return _("Reply sent.")
+
+    return _act(request, number, action, bound=lambda: {"reply_form": form})
+
+
+@login_required
+@require_POST
+def conversation_note(request: HttpRequest, number: int) -> HttpResponse:
+    form = forms.NoteForm(request.POST, auto_id="note_%s")
+
+    def action(conversation: Conversation) -> str:
+        require_valid(form)
+        services.conversation_note_add(
+            actor=_user(request), conversation=conversation, text=form.cleaned_data["text"]
+        )
+        return _("Note added.")
+
+    return _act(request, number, action, bound=lambda: {"note_form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conversation_new(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    teams = team_list_for(user=user)
+    form = forms.ConversationNewForm(request.POST or None, teams=teams)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                conversation = services.conversation_open(
+                    actor=user,
+                    channel=data["channel"],
+                    customer_kind=forms.identifier_kind(data["identifier"]),
+                    customer_value=data["identifier"],
+                    customer_name=data["name"],
+                    subject=data["subject"],
+                    text=data["text"],
+                    team=data["team"],
+                    priority=data["priority"],
+                )
+            except GuichetError as error:
+                form.add_error(None, str(error))
+                status = error_status(error)
+            else:
+                messages.success(
+                    request, _("Conversation #%(n)d opened.") % {"n": conversation.number}
+                )
+                return redirect("conversation", number=conversation.number)
+        else:
+            status = 400
+    if not teams:
+        return render_error(request, _("You belong to no team yet; ask an administrator."), 403)
+    return render(request, "web/conversation_new.html", {"form": form}, status=status)

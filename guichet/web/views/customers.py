@@ -1,0 +1,149 @@
+"""The customer page: identities, advisor, every conversation across channels, merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from guichet.accounts.models import User
+from guichet.accounts.permissions import can_merge_customers
+from guichet.accounts.selectors import assignable_agents
+from guichet.conversations import selectors, services
+from guichet.core.exceptions import GuichetError
+from guichet.customers.models import Customer
+from guichet.customers.services import customer_update, identity_add
+from guichet.web import forms
+from guichet.web.views.common import error_status, render_error, require_valid
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _get(user: User, pk: int) -> Customer:
+    try:
+        return selectors.customer_get(user=user, customer_id=pk)
+    except Customer.DoesNotExist:
+        raise Http404(_("No such customer.")) from None
+
+
+def _advisor_choices(user: User, customer: Customer) -> Any:
+    """Agents of the user's teams, plus the current advisor so that saving keeps them."""
+    return User.objects.filter(
+        Q(pk__in=assignable_agents(user=user).values("pk")) | Q(pk=customer.advisor_id)
+    ).order_by("first_name", "last_name", "username")
+
+
+def _render(
+    request: HttpRequest, customer: Customer, status: int = 200, **extra: Any
+) -> HttpResponse:
+    user = _user(request)
+    context = {
+        "customer": customer,
+        "identities": list(customer.identities.all()),
+        "conversations": selectors.customer_conversations(user=user, customer=customer)[:200],
+        "identity_form": extra.get("identity_form") or forms.IdentityForm(auto_id="identity_%s"),
+        "edit_form": forms.CustomerEditForm(
+            agents=_advisor_choices(user, customer),
+            language=customer.preferred_language,
+            initial={
+                "display_name": customer.display_name,
+                "preferred_language": customer.preferred_language,
+                "advisor": customer.advisor_id,
+            },
+            auto_id="edit_%s",
+        ),
+        "merge_form": forms.MergeForm(auto_id="merge_%s") if can_merge_customers(user) else None,
+        "error": extra.get("error", ""),
+    }
+    return render(request, "web/customer.html", context, status=status)
+
+
+@login_required
+@require_GET
+def customer_page(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render(request, _get(_user(request), pk))
+
+
+@login_required
+@require_POST
+def customer_identity_add(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    customer = _get(user, pk)
+    form = forms.IdentityForm(request.POST, auto_id="identity_%s")
+    try:
+        require_valid(form)
+        with transaction.atomic():
+            identity = identity_add(
+                customer=customer, kind=form.cleaned_data["kind"], value=form.cleaned_data["value"]
+            )
+            services.event_record(
+                verb="customer.identity_added",
+                customer=customer,
+                actor=user,
+                data={"kind": identity.kind, "value": identity.value},
+            )
+    except GuichetError as error:
+        return _render(
+            request, customer, status=error_status(error), error=str(error), identity_form=form
+        )
+    messages.success(request, _("Identifier added."))
+    return redirect("customer", pk=customer.pk)
+
+
+@login_required
+@require_POST
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    customer = _get(user, pk)
+    form = forms.CustomerEditForm(
+        request.POST, agents=_advisor_choices(user, customer), language=customer.preferred_language
+    )
+    try:
+        require_valid(form)
+        data = form.cleaned_data
+        with transaction.atomic():
+            changed = customer_update(
+                customer=customer,
+                display_name=data["display_name"].strip(),
+                preferred_language=data["preferred_language"],
+                advisor=data["advisor"],
+                clear_advisor=data["advisor"] is None,
+            )
+            if changed:
+                services.event_record(
+                    verb="customer.updated", customer=customer, actor=user, data={"fields": changed}
+                )
+    except GuichetError as error:
+        return _render(request, customer, status=error_status(error), error=str(error))
+    messages.success(request, _("Customer saved.") if changed else _("Nothing to change."))
+    return redirect("customer", pk=customer.pk)
+
+
+@login_required
+@require_POST
+def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Merge another customer (a duplicate) into this one; supervisors only."""
+    user = _user(request)
+    customer = _get(user, pk)
+    if not can_merge_customers(user):
+        return render_error(request, _("Only supervisors can merge customers."), 403)
+    form = forms.MergeForm(request.POST, auto_id="merge_%s")
+    try:
+        require_valid(form)
+        other = _get(user, form.cleaned_data["other"])
+        services.customer_merge(actor=user, source=other, target=customer)
+    except GuichetError as error:
+        return _render(request, customer, status=error_status(error), error=str(error))
+    messages.success(request, _("Customer %(source)s merged into this one.") % {"source": other})
+    return redirect("customer", pk=customer.pk)

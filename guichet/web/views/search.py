@@ -1,0 +1,42 @@
+"""Search across conversations and customers, scoped by the acting user (conversations.search)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from guichet.accounts.models import User
+from guichet.conversations.search import search_conversations, search_customers
+from guichet.core.exceptions import GuichetError
+from guichet.web.views.common import error_status, render_error
+
+MAX_QUERY_CHARS = 200
+
+
+@login_required
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    query = request.GET.get("q", "").strip()
+    if len(query) > MAX_QUERY_CHARS:
+        return render_error(
+            request, _("A search has at most %(n)d characters.") % {"n": MAX_QUERY_CHARS}, 400
+        )
+    try:
+        conversations = search_conversations(user=user, query=query) if query else []
+        customers = search_customers(user=user, query=query) if query else []
+    except GuichetError as error:
+        return render_error(request, str(error), error_status(error))
+    return render(
+        request,
+        "web/search.html",
+        {
+            "query": query,
+            "conversations": conversations,
+            "customers": customers,
+        },
+    )
