@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
@@ -72,7 +73,7 @@ def _when(value: str | None) -> str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 @register.filter

@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -47,8 +47,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if login_is_throttled(username=username, address=address):
             # Even the right password is refused until the window has passed.
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
-            throttled = _(
-                "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again."
+            throttled = ngettext(
+                "Too many failed sign-in attempts. Wait %(minutes)d minute and try again.",
+                "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again.",
+                minutes,
             ) % {"minutes": minutes}
             form = AuthenticationForm(request, initial={"username": username})
             status = 429

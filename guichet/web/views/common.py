@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from guichet.core.exceptions import Conflict, GuichetError, InvalidInput, NotAllowed
 
@@ -29,4 +30,7 @@ def require_valid(form: forms.Form) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         message = errors[0]
-        raise InvalidInput(f"{label}: {message}" if label else str(message))
+        if not label:
+            raise InvalidInput(str(message))
+        # Translators: a form field's label, then its first error.
+        raise InvalidInput(_("%(label)s: %(message)s") % {"label": label, "message": message})
