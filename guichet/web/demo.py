@@ -181,7 +181,7 @@ FRENCH_REQUESTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     (
         "cartes",
         "Carte bloquée",
-        "Bonjour, ma carte bancaire a été bloquée après trois codes faux "
+        "Bonjour, ma carte bancaire a été bloquée après trois codes erronés "
         "au distributeur. Comment la débloquer ? Je pars en déplacement demain.",
         ("carte-bloquée",),
     ),
@@ -195,14 +195,14 @@ FRENCH_REQUESTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     (
         "cartes",
         "Opération inconnue",
-        "Je vois sur mon relevé un prélèvement de 89,90 € que je ne "
-        "reconnais pas. Je n'ai jamais commandé chez ce site. Que dois-je faire ?",
+        "Je vois sur mon relevé un paiement par carte de 89,90 € que je ne "
+        "reconnais pas. Je n'ai jamais commandé sur ce site. Que dois-je faire ?",
         ("fraude",),
     ),
     (
         "cartes",
         "Carte perdue",
-        "J'ai perdu ma carte hier soir, je l'ai fait opposer par "
+        "J'ai perdu ma carte hier soir, j'ai fait opposition par "
         "téléphone. Quand vais-je recevoir la nouvelle ?",
         ("opposition",),
     ),
@@ -311,7 +311,7 @@ FRENCH_REQUESTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ),
     (
         "accueil",
-        "Rendez-vous avec mon conseiller",
+        "Rendez-vous avec ma conseillère",
         "Bonjour, je voudrais un rendez-vous avec ma "
         "conseillère à l'agence, de préférence un mardi matin.",
         ("rendez-vous",),
@@ -353,7 +353,7 @@ FRENCH_REQUESTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     (
         "accueil",
         "Chéquier",
-        "Pouvez-vous me commander un chéquier ? Je préfère le retirer à l'agence de Part-Dieu.",
+        "Pouvez-vous me commander un chéquier ? Je préfère le retirer à l'agence de la Part-Dieu.",
         ("chéquier",),
     ),
     (
@@ -404,7 +404,7 @@ FRENCH_REPLIES = (
     "Bonjour {customer},\n\nMerci pour votre message. J'ai vérifié votre dossier : {detail}\n\n"
     "N'hésitez pas à me répondre directement si quelque chose n'est pas clair.\n\n"
     "Bien cordialement,\n{agent}",
-    "Bonjour {customer},\n\n{detail} Je reste à votre disposition, par message ou par téléphone."
+    "Bonjour {customer},\n\n{Detail} Je reste à votre disposition, par message ou par téléphone."
     "\n\nCordialement,\n{agent}",
 )
 FRENCH_DETAILS = (
@@ -413,7 +413,7 @@ FRENCH_DETAILS = (
     "pourriez-vous m'envoyer une copie de votre pièce d'identité pour que je puisse avancer ?",
     "je vous propose un rendez-vous jeudi à 10 h à l'agence, cela vous convient-il ?",
     "votre nouvelle carte est partie hier par courrier, vous devriez la recevoir cette semaine.",
-    "le remboursement a été fait ce matin.",
+    "le remboursement a été effectué ce matin.",
 )
 ENGLISH_REPLIES = (
     "Hello {customer},\n\nThank you for getting in touch. {detail}\n\nKind regards,\n{agent}",
@@ -494,9 +494,9 @@ def french_public_holidays(year: int) -> list[tuple[date, str]]:
     easter = easter_sunday(year)
     return sorted(
         [
-            (date(year, 1, 1), "Jour de l'an"),
+            (date(year, 1, 1), "Jour de l'An"),
             (easter + timedelta(days=1), "Lundi de Pâques"),
-            (date(year, 5, 1), "Fête du travail"),
+            (date(year, 5, 1), "Fête du Travail"),
             (date(year, 5, 8), "Victoire 1945"),
             (easter + timedelta(days=39), "Ascension"),
             (easter + timedelta(days=50), "Lundi de Pentecôte"),
@@ -769,7 +769,10 @@ class ConversationBuilder:
             template, detail = self.rng.choice(ENGLISH_REPLIES), self.rng.choice(ENGLISH_DETAILS)
         else:
             template, detail = self.rng.choice(FRENCH_REPLIES), self.rng.choice(FRENCH_DETAILS)
-        return template.format(customer=first, detail=detail, agent=agent.display_name)
+        return template.format(
+            customer=first, detail=detail, Detail=detail[:1].upper() + detail[1:],
+            agent=agent.display_name,
+        )
 
     def build(self, customer: Customer) -> Conversation:
         rng, now = self.rng, self.now
