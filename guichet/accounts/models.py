@@ -80,8 +80,12 @@ class User(AbstractUser):
         ADMIN = "admin", _("Administrator")
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
-    teams = models.ManyToManyField(Team, blank=True, related_name="members", verbose_name=_("teams"))
-    skills = models.ManyToManyField(Skill, blank=True, related_name="agents", verbose_name=_("skills"))
+    teams = models.ManyToManyField(
+        Team, blank=True, related_name="members", verbose_name=_("teams")
+    )
+    skills = models.ManyToManyField(
+        Skill, blank=True, related_name="agents", verbose_name=_("skills")
+    )
     sites = models.ManyToManyField(Site, blank=True, related_name="agents", verbose_name=_("sites"))
     languages = models.JSONField(_("languages"), default=list, blank=True)
     capacity = models.PositiveSmallIntegerField(
@@ -107,3 +111,6 @@ class LoginFailure(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     address = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.address}"

@@ -33,25 +33,47 @@ def login_success_record(*, username: str) -> None:
 
 @transaction.atomic
 def team_create(
-    *, name: str, slug: str, calendar: Calendar, email: str = "", languages: list[str] | None = None,
+    *,
+    name: str,
+    slug: str,
+    calendar: Calendar,
+    email: str = "",
+    languages: list[str] | None = None,
     first_response_minutes: int = 240,
 ) -> Team:
     return Team.objects.create(
-        name=name, slug=slug, calendar=calendar, email=email, languages=languages or [],
+        name=name,
+        slug=slug,
+        calendar=calendar,
+        email=email,
+        languages=languages or [],
         first_response_minutes=first_response_minutes,
     )
 
 
 @transaction.atomic
 def agent_create(
-    *, username: str, password: str | None, first_name: str = "", last_name: str = "",
-    email: str = "", role: str = User.Role.AGENT, teams: list[Team] | None = None,
-    languages: list[str] | None = None, capacity: int = 20,
+    *,
+    username: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    role: str = User.Role.AGENT,
+    teams: list[Team] | None = None,
+    languages: list[str] | None = None,
+    capacity: int = 20,
 ) -> User:
     user = User(
-        username=username, first_name=first_name, last_name=last_name, email=email, role=role,
-        languages=languages or ["fr"], capacity=capacity,
-        is_staff=role == User.Role.ADMIN, is_superuser=role == User.Role.ADMIN,
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        role=role,
+        languages=languages or ["fr"],
+        capacity=capacity,
+        is_staff=role == User.Role.ADMIN,
+        is_superuser=role == User.Role.ADMIN,
     )
     if password:
         user.set_password(password)

@@ -14,16 +14,49 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i",
-    "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody", "td", "th",
-    "thead", "tr", "u", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
 MAX_TEXT_CHARS = 1_000_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Bidi overrides and isolates let a name like "gpj.exe" render as "exe.jpg" (RELIABILITY F02).
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -58,7 +91,7 @@ def safe_filename(raw: str) -> str:
     """A display name with no path, control or bidi characters (storage uses a random key)."""
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _BIDI.sub("", _CONTROL.sub("", _LONE_SURROGATE.sub("", name)))
+    name = _BIDI.sub("", _C1_CONTROL.sub("", _CONTROL.sub("", _LONE_SURROGATE.sub("", name))))
     name = name.replace('"', "'").replace("\r", "").replace("\n", "").strip(" .")
     return name[:200] or "attachment"
 

@@ -29,9 +29,7 @@ class Status(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
-ACTIVE_STATUSES = (
-    Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_THIRD_PARTY
-)
+ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING_CUSTOMER, Status.WAITING_THIRD_PARTY)
 
 # Allowed manual transitions; a new inbound message also reopens waiting and resolved ones.
 TRANSITIONS: dict[str, set[str]] = {
@@ -70,14 +68,24 @@ class Conversation(models.Model):
         Customer, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
     )
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations",
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
         verbose_name=_("team"),
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_conversations", verbose_name=_("assignee"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+        verbose_name=_("assignee"),
     )
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
     priority = models.PositiveSmallIntegerField(
         _("priority"), choices=Priority.choices, default=Priority.NORMAL
     )
@@ -141,7 +149,10 @@ class Message(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     author_kind = models.CharField(max_length=12, choices=AuthorKind.choices)
     author_agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     author_name = models.CharField(_("author"), max_length=200, blank=True)
@@ -160,7 +171,8 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         constraints = [
             models.UniqueConstraint(
-                fields=["channel", "external_id"], condition=~models.Q(external_id=""),
+                fields=["channel", "external_id"],
+                condition=~models.Q(external_id=""),
                 name="message_unique_external_id",
             )
         ]

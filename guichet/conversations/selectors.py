@@ -31,7 +31,7 @@ from guichet.conversations.models import (
 from guichet.customers.models import Customer
 
 INBOX_VIEWS = ("mine", "unassigned", "teams", "all")
-SORTS = {
+SORTS: dict[str, tuple[Any, ...]] = {
     "due": (F("due_at").asc(nulls_last=True), "-id"),
     "-due": (F("due_at").desc(nulls_last=True), "-id"),
     "created": ("created_at", "id"),
@@ -67,9 +67,11 @@ def visible_conversations(*, user: User) -> QuerySet[Conversation]:
 
 def conversation_get(*, user: User, number: int) -> Conversation:
     """The conversation with this number if the user may see it; else `DoesNotExist`."""
-    return visible_conversations(user=user).select_related(
-        "customer", "team", "assignee", "customer__advisor"
-    ).get(number=number)
+    return (
+        visible_conversations(user=user)
+        .select_related("customer", "team", "assignee", "customer__advisor")
+        .get(number=number)
+    )
 
 
 def available_views(user: User) -> tuple[str, ...]:
@@ -88,8 +90,9 @@ def _view_q(user: User, view: str) -> Q:
     raise InvalidFilter(f"unknown view {view!r}")
 
 
-def inbox_queryset(*, user: User, filters: InboxFilters, now: datetime | None = None
-                   ) -> QuerySet[Conversation]:
+def inbox_queryset(
+    *, user: User, filters: InboxFilters, now: datetime | None = None
+) -> QuerySet[Conversation]:
     now = now or timezone.now()
     qs = visible_conversations(user=user).filter(_view_q(user, filters.view))
     if filters.status == "":
@@ -105,8 +108,13 @@ def inbox_queryset(*, user: User, filters: InboxFilters, now: datetime | None = 
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
     if filters.tag:
-        qs = qs.filter(Exists(Tag.conversations.through.objects.filter(
-            conversation_id=OuterRef("pk"), tag__name=filters.tag)))
+        qs = qs.filter(
+            Exists(
+                Tag.conversations.through.objects.filter(
+                    conversation_id=OuterRef("pk"), tag__name=filters.tag
+                )
+            )
+        )
     if filters.overdue:
         qs = qs.filter(due_at__lt=now)
     if filters.snoozed:
@@ -129,11 +137,23 @@ def inbox_page(
         qs.select_related("customer", "team", "assignee")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("name")))
         .only(
-            "number", "subject", "status", "priority", "channel", "due_at", "last_message_at",
-            "created_at", "snoozed_until", "first_human_response_due", "first_human_response_at",
-            "customer__display_name", "team__name", "assignee__username",
-            "assignee__first_name", "assignee__last_name",
-        )[start:start + page_size]
+            "number",
+            "subject",
+            "status",
+            "priority",
+            "channel",
+            "due_at",
+            "last_message_at",
+            "created_at",
+            "snoozed_until",
+            "first_human_response_due",
+            "first_human_response_at",
+            "customer__display_name",
+            "team__name",
+            "assignee__username",
+            "assignee__first_name",
+            "assignee__last_name",
+        )[start : start + page_size]
     )
     return rows, total
 
@@ -141,8 +161,10 @@ def inbox_page(
 def inbox_counts(*, user: User, now: datetime | None = None) -> dict[str, int]:
     """Active, unsnoozed conversations per inbox view, in one query."""
     now = now or timezone.now()
-    qs = visible_conversations(user=user).filter(status__in=ACTIVE_STATUSES).filter(
-        Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
+    qs = (
+        visible_conversations(user=user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
     )
     aggregates = {view: Count("pk", filter=_view_q(user, view)) for view in available_views(user)}
     aggregates["overdue"] = Count("pk", filter=Q(due_at__lt=now))
@@ -161,9 +183,12 @@ def conversation_timeline(*, conversation: Conversation) -> list[TimelineItem]:
     """Messages, notes and events in time order (the caller already checked visibility)."""
     messages = (
         conversation.messages.select_related("author_agent")
-        .prefetch_related("attachments").order_by("created_at", "id")
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
     )
-    events = conversation.events.exclude(verb__in=["message.received", "message.sent", "note.added"])
+    events = conversation.events.exclude(
+        verb__in=["message.received", "message.sent", "note.added"]
+    )
     items = [TimelineItem("message", m.created_at, message=m) for m in messages]
     items += [TimelineItem("event", e.created_at, event=e) for e in events.order_by("created_at")]
     return sorted(items, key=lambda item: item.at)
@@ -171,9 +196,11 @@ def conversation_timeline(*, conversation: Conversation) -> list[TimelineItem]:
 
 def attachment_get(*, user: User, attachment_id: int) -> Attachment:
     """The attachment if the user may see its conversation; else `DoesNotExist` (F03)."""
-    return Attachment.objects.select_related("message__conversation").filter(
-        conversation_visibility_q(user, prefix="message__conversation__")
-    ).get(pk=attachment_id)
+    return (
+        Attachment.objects.select_related("message__conversation")
+        .filter(conversation_visibility_q(user, prefix="message__conversation__"))
+        .get(pk=attachment_id)
+    )
 
 
 def visible_customers(*, user: User) -> QuerySet[Customer]:
@@ -188,6 +215,9 @@ def customer_get(*, user: User, customer_id: int) -> Customer:
 
 def customer_conversations(*, user: User, customer: Customer) -> QuerySet[Conversation]:
     """The customer's conversations across channels that the user may see, newest first."""
-    return visible_conversations(user=user).filter(customer=customer).select_related(
-        "team", "assignee"
-    ).order_by("-created_at")
+    return (
+        visible_conversations(user=user)
+        .filter(customer=customer)
+        .select_related("team", "assignee")
+        .order_by("-created_at")
+    )

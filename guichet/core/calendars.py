@@ -32,22 +32,51 @@ class CalendarSpec:
         return ZoneInfo(self.time_zone)
 
 
+def _local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The first UTC instant at which the zone's wall clock reads `wall` on `day`.
+
+    In the spring-forward gap (02:00-03:00 in Paris on the last Sunday of March) the wall time
+    never happens; Python would map it one hour late, so the first instant at or after it, the
+    transition itself, is used. A repeated autumn time takes its first occurrence (fold=0).
+    """
+    naive = datetime.combine(day, wall)
+    instant = naive.replace(tzinfo=zone).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == naive:
+        return instant
+    # In the gap: fold=1 maps before the transition and fold=0 after it; bisect to the second.
+    low = int(naive.replace(tzinfo=zone, fold=1).timestamp())
+    high = int(instant.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= naive:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
 def _open_intervals(spec: CalendarSpec, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """Yield the calendar's open intervals (in UTC), in order, from the day containing `start`."""
+    """Yield the calendar's open intervals (in UTC), in order and disjoint, around `start` onwards.
+
+    A period whose closing time is not after its opening time runs past midnight ("00:00" means
+    until midnight, "22:00-06:00" a night shift), so the scan starts the day before `start`.
+    Overlapping periods are merged so that no instant is counted twice.
+    """
     zone = spec.zone
-    day = start.astimezone(zone).date()
-    for offset in range(MAX_DAYS_AHEAD):
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last_end: datetime | None = None
+    for offset in range(MAX_DAYS_AHEAD + 1):
         current = day + timedelta(days=offset)
         if current in spec.holidays:
             continue
         for opens, closes in sorted(spec.hours.get(current.weekday(), ())):
-            begin = datetime.combine(current, opens, tzinfo=zone).astimezone(UTC)
-            if closes == time(0, 0):  # "until midnight"
-                end_local = datetime.combine(current + timedelta(days=1), time(0), tzinfo=zone)
-            else:
-                end_local = datetime.combine(current, closes, tzinfo=zone)
-            end = end_local.astimezone(UTC)
+            begin = _local_instant(current, opens, zone)
+            closes_day = current + timedelta(days=1) if closes <= opens else current
+            end = _local_instant(closes_day, closes, zone)
+            if last_end is not None:
+                begin = max(begin, last_end)
             if end > begin:
+                last_end = end
                 yield begin, end
 
 

@@ -69,34 +69,78 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("GUICHET_MODE", "mode", "development",
-            "`development` (local, plain HTTP allowed) or `production` (HTTPS, secrets required)."),
-    Setting("SECRET_KEY", "str", None,
-            "Django secret key. In development a random key is generated once and kept in "
-            "`DATA_DIR/secret_key`; required in production.", secret=True),
+    Setting(
+        "GUICHET_MODE",
+        "mode",
+        "development",
+        "`development` (local, plain HTTP allowed) or `production` (HTTPS, secrets required).",
+    ),
+    Setting(
+        "SECRET_KEY",
+        "str",
+        None,
+        "Django secret key. In development a random key is generated once and kept in "
+        "`DATA_DIR/secret_key`; required in production.",
+        secret=True,
+    ),
     Setting("DEBUG", "bool", "false", "Django debug pages. Never in production."),
-    Setting("DATA_DIR", "str", str(BASE_DIR / "var"),
-            "Folder for the SQLite database, uploaded files and the generated secret key."),
-    Setting("DATABASE_URL", "str", None,
-            "Database URL: `sqlite:///path/to/file.sqlite3` (default: `DATA_DIR/guichet.sqlite3`) "
-            "or `postgresql://user:password@host:5432/name`.", secret=True),
-    Setting("ALLOWED_HOSTS", "list", "localhost,127.0.0.1,[::1]",
-            "Comma-separated host names this server answers to."),
-    Setting("CSRF_TRUSTED_ORIGINS", "list", "",
-            "Comma-separated origins (`https://help.example.org`) allowed to POST, behind a proxy."),
-    Setting("TIME_ZONE", "str", "Europe/Paris",
-            "Default time zone for display and for new business-hours calendars."),
+    Setting(
+        "DATA_DIR",
+        "str",
+        str(BASE_DIR / "var"),
+        "Folder for the SQLite database, uploaded files and the generated secret key.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        "str",
+        None,
+        "Database URL: `sqlite:///path/to/file.sqlite3` (default: `DATA_DIR/guichet.sqlite3`) "
+        "or `postgresql://user:password@host:5432/name`.",
+        secret=True,
+    ),
+    Setting(
+        "ALLOWED_HOSTS",
+        "list",
+        "localhost,127.0.0.1,[::1]",
+        "Comma-separated host names this server answers to.",
+    ),
+    Setting(
+        "CSRF_TRUSTED_ORIGINS",
+        "list",
+        "",
+        "Comma-separated origins (`https://help.example.org`) allowed to POST, behind a proxy.",
+    ),
+    Setting(
+        "TIME_ZONE",
+        "str",
+        "Europe/Paris",
+        "Default time zone for display and for new business-hours calendars.",
+    ),
     Setting("LANGUAGE_CODE", "str", "fr", "Default language: `fr` or `en`."),
     Setting("PORT", "int", "8000", "Port `make run` serves on."),
-    Setting("WEB_WORKERS", "int", "2", "Number of gunicorn worker processes started by `make run`."),
-    Setting("LOGIN_MAX_ATTEMPTS", "int", "5",
-            "Failed logins allowed per account and per client address within the lockout window."),
+    Setting(
+        "WEB_WORKERS", "int", "2", "Number of gunicorn worker processes started by `make run`."
+    ),
+    Setting(
+        "LOGIN_MAX_ATTEMPTS",
+        "int",
+        "5",
+        "Failed logins allowed per account and per client address within the lockout window.",
+    ),
     Setting("LOGIN_LOCKOUT_SECONDS", "int", "900", "Length of the login-throttling window."),
-    Setting("ATTACHMENT_MAX_BYTES", "int", str(25 * 1024 * 1024),
-            "Largest attachment stored; larger parts are set aside with a note."),
+    Setting(
+        "ATTACHMENT_MAX_BYTES",
+        "int",
+        str(25 * 1024 * 1024),
+        "Largest attachment stored; larger parts are set aside with a note.",
+    ),
     Setting("INBOX_PAGE_SIZE", "int", "25", "Conversations per inbox page."),
-    Setting("TASKS_BACKEND", "str", "database",
-            "`database` (a worker process runs tasks) or `immediate` (run in the request; tests)."),
+    Setting(
+        "TASKS_BACKEND",
+        "str",
+        "database",
+        "`database` (a worker process runs tasks) or `immediate` (run in the request; tests).",
+    ),
     Setting("LOG_LEVEL", "str", "INFO", "Logging level of Guichet's own loggers."),
 )
 

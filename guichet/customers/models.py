@@ -14,11 +14,19 @@ class Customer(models.Model):
     accessibility_needs = models.TextField(_("accessibility needs"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
     advisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="advised_customers", verbose_name=_("named advisor"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="advised_customers",
+        verbose_name=_("named advisor"),
     )
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
         verbose_name=_("merged into"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

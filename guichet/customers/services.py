@@ -14,7 +14,8 @@ from guichet.customers.models import Customer, Identity
 def customer_find_by_identity(*, kind: str, value: str) -> Customer | None:
     """The (unmerged) customer holding this identity, or None. Does not check permissions."""
     identity = (
-        Identity.objects.select_related("customer").filter(kind=kind, value=normalise(kind, value))
+        Identity.objects.select_related("customer")
+        .filter(kind=kind, value=normalise(kind, value))
         .first()
     )
     if identity is None:
@@ -78,15 +79,22 @@ def identity_add(*, customer: Customer, kind: str, value: str) -> Identity:
 
 
 def customer_update(
-    *, customer: Customer, display_name: str | None = None, preferred_language: str | None = None,
-    advisor: User | None = None, clear_advisor: bool = False, accessibility_needs: str | None = None,
+    *,
+    customer: Customer,
+    display_name: str | None = None,
+    preferred_language: str | None = None,
+    advisor: User | None = None,
+    clear_advisor: bool = False,
+    accessibility_needs: str | None = None,
     notes: str | None = None,
 ) -> list[str]:
     """Change the given fields; return the names changed (the caller records the event)."""
     changed: list[str] = []
     for field, value in (
-        ("display_name", display_name), ("preferred_language", preferred_language),
-        ("accessibility_needs", accessibility_needs), ("notes", notes),
+        ("display_name", display_name),
+        ("preferred_language", preferred_language),
+        ("accessibility_needs", accessibility_needs),
+        ("notes", notes),
     ):
         if value is not None and getattr(customer, field) != value:
             setattr(customer, field, value)
@@ -111,8 +119,16 @@ def customer_merge_rows(*, source: Customer, target: Customer) -> None:
     """
     if source.pk == target.pk:
         raise InvalidInput(_("A customer cannot be merged into itself."))
-    first, second = sorted([source.pk, target.pk])
-    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first, second])}
+    # ORDER BY makes PostgreSQL take the row locks in id order: without it two opposite merges can
+    # lock one row each and deadlock (a database error instead of a clear refusal).
+    locked = {
+        c.pk: c
+        for c in Customer.objects.select_for_update()
+        .filter(pk__in=[source.pk, target.pk])
+        .order_by("pk")
+    }
+    if len(locked) != 2:
+        raise InvalidInput(_("This customer no longer exists."))
     fresh_source, fresh_target = locked[source.pk], locked[target.pk]
     if fresh_source.merged_into_id is not None or fresh_target.merged_into_id is not None:
         raise Conflict(_("One of these customers has already been merged."))
