@@ -50,7 +50,7 @@ run: demo
 	@$(PY) manage.py serve --port $(PORT)
 
 test: install-dev messages
-	TASKS_BACKEND=immediate $(PY) -m pytest
+	TASKS_BACKEND=immediate $(PY) -m pytest -q
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -499,3 +499,16 @@ def test_inactive_user_can_do_nothing(conversation, agent):
         conversation_claim(actor=agent, conversation=conversation)
     with pytest.raises(NotAllowed):
         conversation_reply(actor=agent, conversation=conversation, text="x")
+
+
+def test_agents_hand_over_but_only_supervisors_take_from_a_colleague(
+    conversation, agent, agent2, supervisor
+):
+    conversation_assign(actor=agent, conversation=conversation, assignee=agent2)
+    assert Conversation.objects.get(pk=conversation.pk).assignee == agent2
+    with pytest.raises(NotAllowed):
+        conversation_assign(actor=agent, conversation=conversation, assignee=agent)
+    with pytest.raises(NotAllowed):
+        conversation_assign(actor=agent, conversation=conversation, assignee=None)
+    conversation_assign(actor=supervisor, conversation=conversation, assignee=agent)
+    assert Conversation.objects.get(pk=conversation.pk).assignee == agent

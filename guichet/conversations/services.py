@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from guichet.accounts.models import Team, User
 from guichet.accounts.permissions import (
+    can_assign_to_others,
     can_merge_customers,
     conversation_visibility_q,
     customer_visibility_q,
@@ -46,8 +47,13 @@ from guichet.conversations.senders import sender_for
 from guichet.conversations.types import InboundMessage, IngestResult
 from guichet.core.exceptions import Conflict, InvalidInput, NotAllowed
 from guichet.core.services import sequence_next
-from guichet.customers.models import Customer
-from guichet.customers.services import customer_get_or_create, customer_merge_rows
+from guichet.customers.models import Customer, Identity
+from guichet.customers.services import (
+    customer_get_or_create,
+    customer_merge_rows,
+    customer_update,
+    identity_add,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -490,8 +496,14 @@ def conversation_claim(*, actor: User, conversation: Conversation) -> Conversati
 def conversation_assign(
     *, actor: User, conversation: Conversation, assignee: User | None
 ) -> Conversation:
-    """Hand the conversation to an agent who can see it (or unassign with None)."""
+    """Hand the conversation to a member of its team (or unassign with None).
+
+    Agents may hand over a conversation that is theirs or nobody's; taking one away from a
+    colleague is for supervisors.
+    """
     conversation = _lock_visible(actor, conversation)
+    if not can_assign_to_others(actor) and conversation.assignee_id not in (None, actor.pk):
+        raise NotAllowed(_("Only supervisors can take a conversation from someone else."))
     if assignee is not None:
         if not assignee.is_active:
             raise InvalidInput(_("This agent is not active."))
@@ -712,3 +724,38 @@ def customer_merge(*, actor: User, source: Customer, target: Customer) -> Custom
         verb="customer.merged_away", customer=source, actor=actor, data={"target": target.pk}
     )
     return target
+
+
+@transaction.atomic
+def customer_identity_add(*, actor: User, customer: Customer, kind: str, value: str) -> Identity:
+    """Add an email address, phone number or handle to a customer, with its timeline event."""
+    identity = identity_add(customer=customer, kind=kind, value=value)
+    event_record(
+        verb="customer.identity_added",
+        customer=customer,
+        actor=actor,
+        data={"kind": identity.kind, "value": identity.value},
+    )
+    return identity
+
+
+@transaction.atomic
+def customer_edit(
+    *,
+    actor: User,
+    customer: Customer,
+    display_name: str,
+    preferred_language: str,
+    advisor: User | None,
+) -> list[str]:
+    """Change a customer's name, language and named advisor; returns the fields changed."""
+    changed = customer_update(
+        customer=customer,
+        display_name=clean_text(display_name, 200).strip(),
+        preferred_language=preferred_language,
+        advisor=advisor,
+        clear_advisor=advisor is None,
+    )
+    if changed:
+        event_record(verb="customer.updated", customer=customer, actor=actor, data={"fields": changed})
+    return changed

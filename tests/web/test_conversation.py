@@ -115,7 +115,7 @@ def test_assign_by_supervisor_and_limits_for_agents(
     # Not a member of the team: not in the list.
     response = boss.post(f"/c/{conversation.number}/assign", {"assignee": outsider.pk})
     assert response.status_code == 400 and fresh(conversation).assignee == agent2
-    # An agent cannot take it from a colleague, nor hand it to one.
+    # An agent cannot take it from a colleague, nor unassign a colleague.
     alice = login(agent)
     assert alice.post(f"/c/{conversation.number}/assign", {"assignee": agent.pk}).status_code == 403
     assert alice.post(f"/c/{conversation.number}/assign", {"assignee": ""}).status_code == 403
@@ -124,6 +124,9 @@ def test_assign_by_supervisor_and_limits_for_agents(
     assert fresh(conversation).assignee is None
     assert alice.post(f"/c/{conversation.number}/assign", {"assignee": agent.pk}).status_code == 302
     assert fresh(conversation).assignee == agent
+    # Once it is hers, she may hand it over to a teammate.
+    assert alice.post(f"/c/{conversation.number}/assign", {"assignee": agent2.pk}).status_code == 302
+    assert fresh(conversation).assignee == agent2
 
 
 def test_status_priority_team_tags(ingest, agent, login, other_team) -> None:

@@ -45,13 +45,6 @@ def _get(user: User, number: int) -> Conversation:
         raise Http404(_("No such conversation.")) from None
 
 
-def _agents_for(user: User) -> Any:
-    """Whom this user may pick in the assign form: anyone of their teams, or only themselves."""
-    if can_assign_to_others(user):
-        return assignable_agents(user=user)
-    return User.objects.filter(pk=user.pk)
-
-
 def _context(request: HttpRequest, conversation: Conversation, **bound: Any) -> dict[str, Any]:
     user = _user(request)
     tags = [tag.name for tag in conversation.tags.all()]
@@ -67,7 +60,7 @@ def _context(request: HttpRequest, conversation: Conversation, **bound: Any) -> 
         "reply_form": bound.get("reply_form") or forms.ReplyForm(auto_id="reply_%s"),
         "note_form": bound.get("note_form") or forms.NoteForm(auto_id="note_%s"),
         "assign_form": forms.AssignForm(
-            agents=_agents_for(user),
+            agents=assignable_agents(user=user),
             initial={"assignee": conversation.assignee_id},
             auto_id="assign_%s",
         ),
@@ -147,11 +140,9 @@ def conversation_assign(request: HttpRequest, number: int) -> HttpResponse:
     user = _user(request)
 
     def action(conversation: Conversation) -> str:
-        form = forms.AssignForm(request.POST, agents=_agents_for(user))
+        form = forms.AssignForm(request.POST, agents=assignable_agents(user=user))
         require_valid(form)
         assignee = form.cleaned_data["assignee"]
-        if not can_assign_to_others(user) and conversation.assignee_id not in (None, user.pk):
-            raise NotAllowed(_("Only supervisors can take a conversation from someone else."))
         services.conversation_assign(actor=user, conversation=conversation, assignee=assignee)
         if assignee is None:
             return _("Nobody is assigned now.")

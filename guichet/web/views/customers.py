@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +18,6 @@ from guichet.accounts.selectors import assignable_agents
 from guichet.conversations import selectors, services
 from guichet.core.exceptions import GuichetError
 from guichet.customers.models import Customer
-from guichet.customers.services import customer_update, identity_add
 from guichet.web import forms
 from guichet.web.views.common import error_status, render_error, require_valid
 
@@ -83,16 +81,12 @@ def customer_identity_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.IdentityForm(request.POST, auto_id="identity_%s")
     try:
         require_valid(form)
-        with transaction.atomic():
-            identity = identity_add(
-                customer=customer, kind=form.cleaned_data["kind"], value=form.cleaned_data["value"]
-            )
-            services.event_record(
-                verb="customer.identity_added",
-                customer=customer,
-                actor=user,
-                data={"kind": identity.kind, "value": identity.value},
-            )
+        services.customer_identity_add(
+            actor=user,
+            customer=customer,
+            kind=form.cleaned_data["kind"],
+            value=form.cleaned_data["value"],
+        )
     except GuichetError as error:
         return _render(
             request, customer, status=error_status(error), error=str(error), identity_form=form
@@ -112,18 +106,13 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         require_valid(form)
         data = form.cleaned_data
-        with transaction.atomic():
-            changed = customer_update(
-                customer=customer,
-                display_name=data["display_name"].strip(),
-                preferred_language=data["preferred_language"],
-                advisor=data["advisor"],
-                clear_advisor=data["advisor"] is None,
-            )
-            if changed:
-                services.event_record(
-                    verb="customer.updated", customer=customer, actor=user, data={"fields": changed}
-                )
+        changed = services.customer_edit(
+            actor=user,
+            customer=customer,
+            display_name=data["display_name"],
+            preferred_language=data["preferred_language"],
+            advisor=data["advisor"],
+        )
     except GuichetError as error:
         return _render(request, customer, status=error_status(error), error=str(error))
     messages.success(request, _("Customer saved.") if changed else _("Nothing to change."))

@@ -1,0 +1,1 @@
+"""Benchmark scripts that print figures (see bench/README.md). Not imported by the application."""
