@@ -13,6 +13,7 @@ from guichet.conversations.search import (
     search_index_ensure,
 )
 from guichet.conversations.services import conversation_note_add, conversation_reply
+from guichet.core.exceptions import InvalidInput
 from guichet.customers.services import customer_create, customer_update, identity_add
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +137,9 @@ def test_snippet_around_match(ingest, agent):  # type: ignore[no-untyped-def]
 def test_results_are_loaded_with_related_rows(ingest, agent, django_assert_max_num_queries):  # type: ignore[no-untyped-def]
     for index in range(5):
         ingest("Question sur le plafond de paiement.", sender=f"p{index}@example.org")
-    with django_assert_max_num_queries(4):
+    # The search, the rows with their relations, the snippet texts; on PostgreSQL also the
+    # savepoint and the statement-timeout guard around the search (4 more).
+    with django_assert_max_num_queries(8 if connection.vendor == "postgresql" else 4):
         results = search_conversations(user=agent, query="plafond")
         assert len(results) == 5
         assert all(r.customer.display_name is not None and r.team.name for r in results)
@@ -321,3 +324,19 @@ def test_customer_advisor_sees_customer_and_renames_are_indexed(db, team):  # ty
     customer_update(customer=customer, display_name="Octavie Mirbeau")
     assert search_customers(user=advisor, query="octave") == []
     assert search_customers(user=advisor, query="octavie") == [customer]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statement timeout is PostgreSQL's")
+def test_a_search_that_runs_too_long_is_stopped_with_a_clear_error(db, monkeypatch):  # type: ignore[no-untyped-def]
+    from guichet.conversations import search
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()[0]
+    monkeypatch.setattr(search, "SEARCH_TIMEOUT_MS", 50)
+    with pytest.raises(InvalidInput, match="add a word"):
+        search._run_with_timeout("SELECT pg_sleep(1), %s", (1,))
+    with connection.cursor() as cursor:  # the connection is usable and the timeout restored
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == before
+    assert search._run_with_timeout("SELECT %s, NULL", (7,)) == [(7, None)]

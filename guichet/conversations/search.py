@@ -28,9 +28,10 @@ import unicodedata
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
 from guichet.accounts.permissions import conversation_visibility_q, customer_visibility_q
@@ -111,16 +112,29 @@ _POSTGRESQL_TSQUERY = (
     " || websearch_to_tsquery('french', %s)"
     " || websearch_to_tsquery('english', guichet_unaccent(%s)))"
 )
+# Only the newest SEARCH_WINDOW matching messages (and subjects) the user may see are ranked:
+# ranking every match of two frequent words read tens of thousands of search vectors (seconds
+# at 100,000 conversations, bench/results-2026-11-21.txt). Recency is part of the score anyway;
+# older matches are reached by adding a word.
+SEARCH_WINDOW = 1000
+SEARCH_TIMEOUT_MS = 3000
+
 _POSTGRESQL_CONVERSATIONS = """
-WITH hits AS (
+WITH recent AS (
+    SELECT m.id FROM conversations_message m
+    WHERE m.search_vector @@ {tsquery} {visible_messages}
+    ORDER BY m.id DESC LIMIT {window}
+), recent_subjects AS (
+    SELECT c.id FROM conversations_conversation c
+    WHERE c.search_vector @@ {tsquery} {visible_subjects}
+    ORDER BY c.id DESC LIMIT {window}
+), hits AS (
     SELECT m.conversation_id AS conversation_id, ts_rank(m.search_vector, {tsquery}) AS rank,
            m.id AS message_id
-    FROM conversations_message m
-    WHERE m.search_vector @@ {tsquery} {visible_messages}
+    FROM recent r JOIN conversations_message m ON m.id = r.id
     UNION ALL
     SELECT c.id, {subject_boost} * ts_rank(c.search_vector, {tsquery}), NULL
-    FROM conversations_conversation c
-    WHERE c.search_vector @@ {tsquery} {visible_subjects}
+    FROM recent_subjects r JOIN conversations_conversation c ON c.id = r.id
 ), best AS (
     SELECT DISTINCT ON (conversation_id) conversation_id, rank, message_id
     FROM hits
@@ -134,20 +148,26 @@ ORDER BY b.rank / (1 + EXTRACT(EPOCH FROM now() - COALESCE(c.last_message_at, c.
 LIMIT %s
 """
 
-# FTS5's rank is bm25(): negative, lower is better; `message_id` is a bare column SQLite takes
-# from the row holding the minimum.
+# FTS5's rank is bm25(): negative, lower is better; FTS5 walks matches in rowid order, so with
+# ORDER BY rowid DESC and a LIMIT it computes bm25 only for the rows it returns. `message_id` is a
+# bare column SQLite takes from the row holding the minimum. The unary `+` on the subject rowid
+# keeps SQLite from turning the permission filter into one FTS lookup per visible conversation.
 _SQLITE_CONVERSATIONS = """
-WITH hits AS (
+WITH recent AS (
     SELECT m.conversation_id AS conversation_id, conversations_message_fts.rank AS rank,
            m.id AS message_id
     FROM conversations_message_fts
     JOIN conversations_message m ON m.id = conversations_message_fts.rowid
     WHERE conversations_message_fts MATCH %s {visible_messages}
-    UNION ALL
-    SELECT conversations_conversation_fts.rowid,
-           {subject_boost} * conversations_conversation_fts.rank, NULL
+    ORDER BY conversations_message_fts.rowid DESC LIMIT {window}
+), recent_subjects AS (
+    SELECT conversations_conversation_fts.rowid AS conversation_id,
+           {subject_boost} * conversations_conversation_fts.rank AS rank, NULL AS message_id
     FROM conversations_conversation_fts
     WHERE conversations_conversation_fts MATCH %s {visible_subjects}
+    ORDER BY conversations_conversation_fts.rowid DESC LIMIT {window}
+), hits AS (
+    SELECT * FROM recent UNION ALL SELECT * FROM recent_subjects
 ), best AS (
     SELECT conversation_id, MIN(rank) AS rank, message_id
     FROM hits
@@ -178,31 +198,64 @@ def _visible_ids_sql(user: User) -> tuple[str, tuple[Any, ...]] | None:
 def _conversation_hits(
     terms: list[str], visible_sql: str, visible_params: tuple[Any, ...], limit: int
 ) -> list[tuple[int, int | None]]:
-    if connection.vendor == "postgresql":
-        template, text = _POSTGRESQL_CONVERSATIONS, _websearch(terms)
-        query_params: tuple[str, ...] = (text, text, text) * 2
-        subject_id = "c.id"
-    elif connection.vendor == "sqlite":
-        template, text = _SQLITE_CONVERSATIONS, _fts5_match(terms)
-        query_params = (text,)
-        subject_id = "conversations_conversation_fts.rowid"
-    else:  # pragma: no cover - only the two supported databases
-        raise NotImplementedError(f"search is not available on {connection.vendor}")
     # The permission filter sits inside each branch, so the database can start from the
     # conversations the user sees when they are few. Only our own constants and the ORM's
-    # compiled SQL are formatted in; user input goes in the parameters.
-    sql = template.format(
-        subject_boost=SUBJECT_BOOST,
-        recency_days=RECENCY_DAYS,
-        tsquery=_POSTGRESQL_TSQUERY,
-        visible_messages=f"AND m.conversation_id IN ({visible_sql})" if visible_sql else "",
-        visible_subjects=f"AND {subject_id} IN ({visible_sql})" if visible_sql else "",
-    )
-    branch_params = (*query_params, *visible_params)
-    params = (*branch_params, *branch_params, limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(int(row[0]), row[1]) for row in cursor.fetchall()]
+    # compiled SQL are formatted in; user input goes in the parameters, listed here in the
+    # order their placeholders appear.
+    constants = {"subject_boost": SUBJECT_BOOST, "recency_days": RECENCY_DAYS,
+                 "window": SEARCH_WINDOW}
+    visible = visible_params if visible_sql else ()
+    if connection.vendor == "postgresql":
+        text = _websearch(terms)
+        tsquery = (text, text, text)
+        sql = _POSTGRESQL_CONVERSATIONS.format(
+            tsquery=_POSTGRESQL_TSQUERY,
+            visible_messages=f"AND m.conversation_id IN ({visible_sql})" if visible_sql else "",
+            visible_subjects=f"AND c.id IN ({visible_sql})" if visible_sql else "",
+            **constants,
+        )
+        params = (*tsquery, *visible, *tsquery, *visible, *tsquery, *tsquery, limit)
+        return _run_with_timeout(sql, params)
+    if connection.vendor == "sqlite":
+        match = _fts5_match(terms)
+        sql = _SQLITE_CONVERSATIONS.format(
+            visible_messages=f"AND m.conversation_id IN ({visible_sql})" if visible_sql else "",
+            visible_subjects=(
+                f"AND +conversations_conversation_fts.rowid IN ({visible_sql})"
+                if visible_sql
+                else ""
+            ),
+            **constants,
+        )
+        return _run_with_timeout(sql, (match, *visible, match, *visible, limit))
+    raise NotImplementedError(f"search is not available on {connection.vendor}")  # pragma: no cover
+
+
+def _run_with_timeout(sql: str, params: tuple[Any, ...]) -> list[tuple[int, int | None]]:
+    """Run the search; on PostgreSQL a search may not hold a web worker for more than 3 s."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [(int(row[0]), row[1]) for row in cursor.fetchall()]
+    try:
+        # The savepoint's rollback on a timeout also undoes the local timeout setting.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('statement_timeout'), "
+                "set_config('statement_timeout', %s, true)",
+                [str(SEARCH_TIMEOUT_MS)],
+            )
+            previous = cursor.fetchone()[0]
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError as error:
+        if "statement timeout" not in str(error):
+            raise
+        raise InvalidInput(
+            _("This search matches too much to answer quickly: add a word to narrow it.")
+        ) from None
+    return [(int(row[0]), row[1]) for row in rows]
 
 
 def search_conversations(*, user: User, query: str, limit: int = 50) -> list[Conversation]:
@@ -218,9 +271,9 @@ def search_conversations(*, user: User, query: str, limit: int = 50) -> list[Con
     if not hits:
         return []
     rows = Conversation.objects.select_related("customer", "team", "assignee").in_bulk(
-        [conversation_id for conversation_id, _ in hits]
+        [conversation_id for conversation_id, _message_id in hits]
     )
-    message_ids = [message_id for _, message_id in hits if message_id is not None]
+    message_ids = [message_id for _conversation_id, message_id in hits if message_id is not None]
     texts = dict(Message.objects.filter(pk__in=message_ids).values_list("id", "text"))
     words = [word for term in terms for word in _WORD.findall(term)]
     results = []
