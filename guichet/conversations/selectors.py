@@ -134,8 +134,13 @@ def inbox_page(
     total = qs.count()
     start = max(page - 1, 0) * page_size
     rows = list(
-        qs.select_related("customer", "team", "assignee")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("name")))
+        # Customers are fetched for the page's rows only: joining them made PostgreSQL hash the
+        # whole customer table before sorting (bench/results-2026-11-21.txt).
+        qs.select_related("team", "assignee")
+        .prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.only("name")),
+            Prefetch("customer", queryset=Customer.objects.only("display_name")),
+        )
         .only(
             "number",
             "subject",
@@ -148,7 +153,7 @@ def inbox_page(
             "snoozed_until",
             "first_human_response_due",
             "first_human_response_at",
-            "customer__display_name",
+            "customer",
             "team__name",
             "assignee__username",
             "assignee__first_name",
