@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -116,18 +117,26 @@ _POSTGRESQL_TSQUERY = (
 # ranking every match of two frequent words read tens of thousands of search vectors (seconds
 # at 100,000 conversations, bench/results-2026-11-21.txt). Recency is part of the score anyway;
 # older matches are reached by adding a word.
+#
+# On PostgreSQL the search runs in two steps, because any plan that lists every match costs in
+# proportion to the number of matches. First only the newest RECENT_SLICE messages are checked:
+# when the words are frequent, that finds enough matches at a bounded cost. When it finds fewer
+# than asked for, the words are rare enough for the GIN index to list all their matches cheaply,
+# and the second step does that (ordered by `id + 0`, so that the planner takes the matches
+# from the index instead of walking the primary key backwards over every message).
 SEARCH_WINDOW = 1000
+RECENT_SLICE = 10_000
 SEARCH_TIMEOUT_MS = 3000
 
 _POSTGRESQL_CONVERSATIONS = """
 WITH recent AS (
-    SELECT m.id FROM conversations_message m
+    SELECT m.id FROM {messages} m
     WHERE m.search_vector @@ {tsquery} {visible_messages}
-    ORDER BY m.id DESC LIMIT {window}
+    ORDER BY m.id + 0 DESC LIMIT {window}
 ), recent_subjects AS (
     SELECT c.id FROM conversations_conversation c
     WHERE c.search_vector @@ {tsquery} {visible_subjects}
-    ORDER BY c.id DESC LIMIT {window}
+    ORDER BY c.id + 0 DESC LIMIT {window}
 ), hits AS (
     SELECT m.conversation_id AS conversation_id, ts_rank(m.search_vector, {tsquery}) AS rank,
            m.id AS message_id
@@ -202,20 +211,42 @@ def _conversation_hits(
     # conversations the user sees when they are few. Only our own constants and the ORM's
     # compiled SQL are formatted in; user input goes in the parameters, listed here in the
     # order their placeholders appear.
-    constants = {"subject_boost": SUBJECT_BOOST, "recency_days": RECENCY_DAYS,
-                 "window": SEARCH_WINDOW}
+    constants = {
+        "subject_boost": SUBJECT_BOOST,
+        "recency_days": RECENCY_DAYS,
+        "window": SEARCH_WINDOW,
+    }
     visible = visible_params if visible_sql else ()
     if connection.vendor == "postgresql":
         text = _websearch(terms)
         tsquery = (text, text, text)
-        sql = _POSTGRESQL_CONVERSATIONS.format(
-            tsquery=_POSTGRESQL_TSQUERY,
-            visible_messages=f"AND m.conversation_id IN ({visible_sql})" if visible_sql else "",
-            visible_subjects=f"AND c.id IN ({visible_sql})" if visible_sql else "",
-            **constants,
-        )
         params = (*tsquery, *visible, *tsquery, *visible, *tsquery, *tsquery, limit)
-        return _run_with_timeout(sql, params)
+        steps = (
+            # Only our own integer constant is formatted in.
+            f"(SELECT id, conversation_id, search_vector FROM conversations_message"  # noqa: S608
+            f" ORDER BY id DESC LIMIT {RECENT_SLICE:d})",
+            "conversations_message",
+        )
+        sqls = [
+            _POSTGRESQL_CONVERSATIONS.format(
+                messages=messages,
+                tsquery=_POSTGRESQL_TSQUERY,
+                visible_messages=f"AND m.conversation_id IN ({visible_sql})" if visible_sql else "",
+                visible_subjects=f"AND c.id IN ({visible_sql})" if visible_sql else "",
+                **constants,
+            )
+            for messages in steps
+        ]
+
+        def two_steps(cursor: Any) -> list[tuple[int, int | None]]:
+            for sql in sqls:
+                cursor.execute(sql, params)
+                hits = cursor.fetchall()
+                if len(hits) >= limit:
+                    break
+            return hits
+
+        return _run_with_timeout(two_steps)
     if connection.vendor == "sqlite":
         match = _fts5_match(terms)
         sql = _SQLITE_CONVERSATIONS.format(
@@ -227,16 +258,23 @@ def _conversation_hits(
             ),
             **constants,
         )
-        return _run_with_timeout(sql, (match, *visible, match, *visible, limit))
+        sqlite_params = (match, *visible, match, *visible, limit)
+
+        def one_step(cursor: Any) -> list[tuple[int, int | None]]:
+            cursor.execute(sql, sqlite_params)
+            return cursor.fetchall()
+
+        return _run_with_timeout(one_step)
     raise NotImplementedError(f"search is not available on {connection.vendor}")  # pragma: no cover
 
 
-def _run_with_timeout(sql: str, params: tuple[Any, ...]) -> list[tuple[int, int | None]]:
+def _run_with_timeout(
+    run: Callable[[Any], list[tuple[Any, ...]]],
+) -> list[tuple[int, int | None]]:
     """Run the search; on PostgreSQL a search may not hold a web worker for more than 3 s."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [(int(row[0]), row[1]) for row in cursor.fetchall()]
+            return [(int(row[0]), row[1]) for row in run(cursor)]
     try:
         # The savepoint's rollback on a timeout also undoes the local timeout setting.
         with transaction.atomic(), connection.cursor() as cursor:
@@ -246,8 +284,7 @@ def _run_with_timeout(sql: str, params: tuple[Any, ...]) -> list[tuple[int, int 
                 [str(SEARCH_TIMEOUT_MS)],
             )
             previous = cursor.fetchone()[0]
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            rows = run(cursor)
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
     except OperationalError as error:
         if "statement timeout" not in str(error):
