@@ -512,3 +512,13 @@ def test_agents_hand_over_but_only_supervisors_take_from_a_colleague(
         conversation_assign(actor=agent, conversation=conversation, assignee=None)
     conversation_assign(actor=supervisor, conversation=conversation, assignee=agent)
     assert Conversation.objects.get(pk=conversation.pk).assignee == agent
+
+
+def test_replies_recorded_while_senders_are_suspended_are_not_sent(
+    conversation, agent, capture_sender, django_capture_on_commit_callbacks
+):
+    with senders.senders_suspended(), django_capture_on_commit_callbacks(execute=True):
+        message = conversation_reply(actor=agent, conversation=conversation, text="Historique")
+    assert capture_sender == []
+    assert message.delivery_status == Message.DeliveryStatus.NONE
+    assert senders.sender_for("email") is not None  # restored afterwards

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from guichet.conversations.models import Message
 
@@ -21,3 +22,15 @@ def sender_for(channel: str) -> Sender | None:
 
 def registered_channels() -> list[str]:
     return sorted(_SENDERS)
+
+
+@contextmanager
+def senders_suspended() -> Iterator[None]:
+    """Record replies without handing them to any channel (demo data, imports of history)."""
+    saved = dict(_SENDERS)
+    _SENDERS.clear()
+    try:
+        yield
+    finally:
+        _SENDERS.clear()
+        _SENDERS.update(saved)

@@ -49,7 +49,13 @@ class OpeningPeriod(models.Model):
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="periods")
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
     opens = models.TimeField(_("opens"))
-    closes = models.TimeField(_("closes"), help_text=_("00:00 means midnight (end of day)."))
+    closes = models.TimeField(
+        _("closes"),
+        help_text=_(
+            "00:00 means midnight (end of day); a closing time before the opening time runs past "
+            "midnight."
+        ),
+    )
 
     class Meta:
         ordering = ["weekday", "opens"]

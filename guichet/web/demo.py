@@ -16,8 +16,7 @@ from __future__ import annotations
 import csv
 import random
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -673,17 +672,6 @@ def customers_build(count: int, rng: random.Random, progress: bool = False) -> l
 # -- conversations -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _senders_suspended() -> Iterator[None]:
-    """Demo replies are history, not mail to send: keep registered channel senders out of it."""
-    saved = dict(senders._SENDERS)
-    senders._SENDERS.clear()
-    try:
-        yield
-    finally:
-        senders._SENDERS.update(saved)
-
-
 class _Clock:
     """Runs service calls, then dates the rows they wrote at a chosen moment in the past.
 
@@ -981,7 +969,8 @@ def demo_build(
         people = list(Customer.objects.filter(merged_into__isnull=True)[:500])
     builder = ConversationBuilder(teams, rng, pool)
     made = 0
-    with _senders_suspended():
+    # Demo replies are history, not mail to send.
+    with senders.senders_suspended():
         # One conversation per transaction: a failure leaves whole conversations only.
         for _index in tqdm(
             range(conversations), desc="Conversations", unit="", disable=not progress
