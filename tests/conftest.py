@@ -28,7 +28,9 @@ def make_calendar(name: str = "Bureau", hours: dict | None = None) -> Calendar:
     calendar = Calendar.objects.create(name=name, time_zone="Europe/Paris")
     for weekday, intervals in (hours or OFFICE_HOURS).items():
         for opens, closes in intervals:
-            OpeningPeriod.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
+            OpeningPeriod.objects.create(
+                calendar=calendar, weekday=weekday, opens=opens, closes=closes
+            )
     return calendar
 
 
@@ -49,14 +51,16 @@ def other_team(calendar: Calendar) -> Team:
 
 @pytest.fixture
 def agent(team: Team) -> User:
-    return agent_create(username="alice", password=PASSWORD, first_name="Alice", last_name="Martin",
-                        teams=[team])
+    return agent_create(
+        username="alice", password=PASSWORD, first_name="Alice", last_name="Martin", teams=[team]
+    )
 
 
 @pytest.fixture
 def agent2(team: Team) -> User:
-    return agent_create(username="bruno", password=PASSWORD, first_name="Bruno", last_name="Petit",
-                        teams=[team])
+    return agent_create(
+        username="bruno", password=PASSWORD, first_name="Bruno", last_name="Petit", teams=[team]
+    )
 
 
 @pytest.fixture
@@ -67,8 +71,13 @@ def outsider(other_team: Team) -> User:
 
 @pytest.fixture
 def supervisor(team: Team) -> User:
-    return agent_create(username="sophie", password=PASSWORD, first_name="Sophie",
-                        role=User.Role.SUPERVISOR, teams=[team])
+    return agent_create(
+        username="sophie",
+        password=PASSWORD,
+        first_name="Sophie",
+        role=User.Role.SUPERVISOR,
+        teams=[team],
+    )
 
 
 @pytest.fixture
@@ -81,8 +90,11 @@ def ingest(team: Team) -> Callable[..., IngestResult]:
     """ingest(text=..., sender=..., **InboundMessage fields) into `team` by default."""
     counter = {"n": 0}
 
-    def _ingest(text: str = "Bonjour, ma carte est bloquée.", sender: str = "client@example.org",
-                **fields: Any) -> IngestResult:
+    def _ingest(
+        text: str = "Bonjour, ma carte est bloquée.",
+        sender: str = "client@example.org",
+        **fields: Any,
+    ) -> IngestResult:
         counter["n"] += 1
         fields.setdefault("team_id", team.pk)
         fields.setdefault("channel", "email")

@@ -11,9 +11,21 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["role", "is_active", "teams"]
     filter_horizontal = ["teams", "skills", "sites", "groups", "user_permissions"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
-        (_("Guichet"), {"fields": ("role", "teams", "skills", "sites", "languages", "capacity",
-                                   "preferred_language")}),
+        *(BaseUserAdmin.fieldsets or ()),
+        (
+            _("Guichet"),
+            {
+                "fields": (
+                    "role",
+                    "teams",
+                    "skills",
+                    "sites",
+                    "languages",
+                    "capacity",
+                    "preferred_language",
+                )
+            },
+        ),
     )
 
 

@@ -757,5 +757,7 @@ def customer_edit(
         clear_advisor=advisor is None,
     )
     if changed:
-        event_record(verb="customer.updated", customer=customer, actor=actor, data={"fields": changed})
+        event_record(
+            verb="customer.updated", customer=customer, actor=actor, data={"fields": changed}
+        )
     return changed

@@ -758,7 +758,9 @@ class ConversationBuilder:
         else:
             template, detail = self.rng.choice(FRENCH_REPLIES), self.rng.choice(FRENCH_DETAILS)
         return template.format(
-            customer=first, detail=detail, Detail=detail[:1].upper() + detail[1:],
+            customer=first,
+            detail=detail,
+            Detail=detail[:1].upper() + detail[1:],
             agent=agent.display_name,
         )
 

@@ -125,7 +125,9 @@ def test_assign_by_supervisor_and_limits_for_agents(
     assert alice.post(f"/c/{conversation.number}/assign", {"assignee": agent.pk}).status_code == 302
     assert fresh(conversation).assignee == agent
     # Once it is hers, she may hand it over to a teammate.
-    assert alice.post(f"/c/{conversation.number}/assign", {"assignee": agent2.pk}).status_code == 302
+    assert (
+        alice.post(f"/c/{conversation.number}/assign", {"assignee": agent2.pk}).status_code == 302
+    )
     assert fresh(conversation).assignee == agent2
 
 

@@ -23,7 +23,7 @@ from guichet.accounts.permissions import can_assign_to_others
 from guichet.accounts.selectors import assignable_agents, team_list_for
 from guichet.conversations import selectors, services
 from guichet.conversations.models import TRANSITIONS, Conversation, Status
-from guichet.core.exceptions import GuichetError, NotAllowed
+from guichet.core.exceptions import GuichetError
 from guichet.web import forms
 from guichet.web.views.common import error_status, render_error, require_valid
 
