@@ -299,7 +299,12 @@ def verdict(results: list, out: Any) -> None:
             (r for r in results if r.page.startswith(prefix) and r.clients == clients), None
         )
 
-    out.write("\nTargets (PostgreSQL, 100,000 conversations, 2 cores):\n")
+    from django.db import connection
+
+    out.write(
+        "\nTargets (set for PostgreSQL at 100,000 conversations on 2 cores; this run: "
+        f"{connection.vendor}):\n"
+    )
     inbox = find("inbox /?view=teams", 1)
     if inbox is not None:
         ok = inbox.p99 <= INBOX_P99_TARGET_MS and not inbox.errors
