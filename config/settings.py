@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "guichet.customers",
     "guichet.conversations",
     "guichet.channels",
+    "guichet.channels.email",
     "guichet.web",
 ]
 
