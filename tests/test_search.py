@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from guichet.accounts.services import agent_create
 from guichet.conversations.models import Message
@@ -344,7 +345,7 @@ def test_a_search_that_runs_too_long_is_stopped_with_a_clear_error(db, monkeypat
         cursor.execute("SELECT %s, NULL", (7,))
         return cursor.fetchall()
 
-    with pytest.raises(InvalidInput, match="add a word"):
+    with translation.override("en"), pytest.raises(InvalidInput, match="add a word"):
         search._run_with_timeout(slow)
     with connection.cursor() as cursor:  # the connection is usable and the timeout restored
         cursor.execute("SHOW statement_timeout")
