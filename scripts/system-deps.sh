@@ -8,7 +8,7 @@ PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1; then
   want+=("$(basename "$PYTHON")-venv")
 fi
-if [ "${1:-runtime}" = "test" ]; then want+=(chromium); fi
+if [ "${1:-runtime}" = "test" ]; then want+=(chromium dovecot-imapd); fi
 if ! command -v dpkg-query >/dev/null; then
   echo "Not a Debian system: make sure these are installed: ${want[*]}" >&2
   exit 0

@@ -141,6 +141,40 @@ SETTINGS: tuple[Setting, ...] = (
         "database",
         "`database` (a worker process runs tasks) or `immediate` (run in the request; tests).",
     ),
+    Setting("EMAIL_HOST", "str", "localhost", "SMTP server that sends Guichet's outgoing email."),
+    Setting("EMAIL_PORT", "int", "25", "Port of the SMTP server for outgoing email."),
+    Setting("EMAIL_HOST_USER", "str", "", "User name for the SMTP server (empty: no login)."),
+    Setting(
+        "EMAIL_HOST_PASSWORD",
+        "str",
+        "",
+        "Password for the SMTP server.",
+        secret=True,
+    ),
+    Setting(
+        "EMAIL_USE_TLS", "bool", "false", "Use STARTTLS with the SMTP server for outgoing email."
+    ),
+    Setting("EMAIL_TIMEOUT", "int", "30", "Seconds before an SMTP connection attempt gives up."),
+    Setting(
+        "EMAIL_FROM_DOMAIN",
+        "str",
+        "localhost",
+        "Domain of the sender address and Message-IDs of mail for a conversation that came "
+        "through no mailbox (mail from a mailbox uses the mailbox's own domain).",
+    ),
+    Setting(
+        "EMAIL_SEND_MAX_ATTEMPTS",
+        "int",
+        "8",
+        "Attempts to send one email (with growing waits: 1, 2, 4… minutes, at most an hour) "
+        "before it is marked failed.",
+    ),
+    Setting(
+        "EMAIL_AUTO_REPLY_HOURLY_CAP",
+        "int",
+        "3",
+        "Most automatic acknowledgements sent to one address in an hour, across conversations.",
+    ),
     Setting("LOG_LEVEL", "str", "INFO", "Logging level of Guichet's own loggers."),
 )
 

@@ -6,3 +6,10 @@ class EmailChannelConfig(AppConfig):
     name = "guichet.channels.email"
     label = "email_channel"
     verbose_name = _("Email")
+
+    def ready(self) -> None:
+        # Built-in channels register their sender the way an extension would (STYLE 7).
+        from guichet.channels.email.outbound import email_sender
+        from guichet.conversations.senders import register_sender
+
+        register_sender("email", email_sender)

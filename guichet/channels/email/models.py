@@ -34,6 +34,8 @@ class Mailbox(models.Model):
     imap_uidvalidity = models.BigIntegerField(null=True, blank=True)
     last_poll_at = models.DateTimeField(_("last poll"), null=True, blank=True)
     last_poll_error = models.TextField(_("last poll error"), blank=True)
+    # One poller per mailbox: a poller takes the lease with one atomic UPDATE (both databases).
+    poll_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["address"]
@@ -55,6 +57,10 @@ class InboundEmail(models.Model):
         RECEIVED = "received", _("Received")
         INGESTED = "ingested", _("Ingested")
         QUARANTINED = "quarantined", _("Quarantined")
+        # A delivery-status notification recorded on the outbound message it bounces.
+        BOUNCE = "bounce", _("Delivery report")
+        # Stored, deliberately not made a conversation (e.g. sent from our own address).
+        IGNORED = "ignored", _("Ignored")
 
     class Source(models.TextChoices):
         SMTP = "smtp", _("SMTP/LMTP")
@@ -81,6 +87,8 @@ class InboundEmail(models.Model):
     )
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Later deliveries of the same message (re-poll, MTA retry after a lost 250), skipped.
+    duplicates = models.PositiveIntegerField(_("duplicates skipped"), default=0)
 
     class Meta:
         verbose_name = _("received email")
@@ -88,7 +96,13 @@ class InboundEmail(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["mailbox", "dedupe_key"], name="inbound_email_unique_per_mailbox"
-            )
+            ),
+            # NULL never equals NULL in a unique index: mail without a mailbox needs its own.
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=models.Q(mailbox__isnull=True),
+                name="inbound_email_unique_no_mailbox",
+            ),
         ]
         indexes = [models.Index(fields=["state", "received_at"], name="inbound_state_received")]
 
