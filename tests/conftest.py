@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import time
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from guichet.accounts.models import Team, User
 from guichet.accounts.services import agent_create, team_create
@@ -22,6 +23,15 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default(settings: Any) -> Iterator[None]:
+    """Tests assert the English source strings, which French (the product's default) would
+    replace as soon as they are translated; French is tested on purpose in tests/test_i18n.py."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def make_calendar(name: str = "Bureau", hours: dict | None = None) -> Calendar:
