@@ -522,3 +522,17 @@ def test_replies_recorded_while_senders_are_suspended_are_not_sent(
     assert capture_sender == []
     assert message.delivery_status == Message.DeliveryStatus.NONE
     assert senders.sender_for("email") is not None  # restored afterwards
+
+
+def test_delivery_status_is_set_on_outbound_messages_only(conversation, agent):
+    from guichet.conversations.services import message_delivery_status_set
+
+    reply = conversation_reply(actor=agent, conversation=conversation, text="Bonjour")
+    inbound = conversation.messages.get(direction=Message.Direction.INBOUND)
+    assert message_delivery_status_set(message_id=reply.pk, status="failed") == 1
+    assert message_delivery_status_set(message_id=inbound.pk, status="failed") == 0
+    with pytest.raises(InvalidInput):
+        message_delivery_status_set(message_id=reply.pk, status="lost")
+    reply.refresh_from_db()
+    inbound.refresh_from_db()
+    assert (reply.delivery_status, inbound.delivery_status) == ("failed", "")

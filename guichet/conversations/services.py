@@ -761,3 +761,13 @@ def customer_edit(
             verb="customer.updated", customer=customer, actor=actor, data={"fields": changed}
         )
     return changed
+
+
+def message_delivery_status_set(*, message_id: int, status: str) -> int:
+    """Record what a channel learnt about the delivery of an outbound message (sent, failed,
+    bounced). The caller records its timeline event in the same transaction."""
+    if status not in Message.DeliveryStatus.values:
+        raise InvalidInput(f"unknown delivery status {status!r}")
+    return Message.objects.filter(pk=message_id, direction=Message.Direction.OUTBOUND).update(
+        delivery_status=status
+    )

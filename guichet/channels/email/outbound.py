@@ -39,7 +39,7 @@ from guichet.channels.email.models import InboundEmail, Mailbox, OutboundEmail
 from guichet.channels.email.parser import ParsedEmail
 from guichet.channels.email.threading import make_message_id, subject_tag
 from guichet.conversations.models import Conversation, Message
-from guichet.conversations.services import event_record
+from guichet.conversations.services import event_record, message_delivery_status_set
 from guichet.conversations.types import IngestResult
 from guichet.customers.models import Identity
 
@@ -209,8 +209,8 @@ def _sent(outbound: OutboundEmail) -> None:
         if not done:
             return
         if outbound.kind == Kind.REPLY and outbound.message_id is not None:
-            Message.objects.filter(pk=outbound.message_id).update(
-                delivery_status=Message.DeliveryStatus.SENT
+            message_delivery_status_set(
+                message_id=outbound.message_id, status=Message.DeliveryStatus.SENT
             )
         event_record(
             verb="email.sent",
@@ -273,8 +273,8 @@ def _fail(outbound: OutboundEmail, *, error: str, permanent: bool) -> None:
         if not done:
             return
         if outbound.kind == Kind.REPLY and outbound.message_id is not None:
-            Message.objects.filter(pk=outbound.message_id).update(
-                delivery_status=Message.DeliveryStatus.FAILED
+            message_delivery_status_set(
+                message_id=outbound.message_id, status=Message.DeliveryStatus.FAILED
             )
         event_record(
             verb="email.failed",
@@ -286,7 +286,7 @@ def _fail(outbound: OutboundEmail, *, error: str, permanent: bool) -> None:
 
 def _message_failed(message_id: int, conversation_id: int, *, reason: str) -> None:
     with transaction.atomic():
-        Message.objects.filter(pk=message_id).update(delivery_status=Message.DeliveryStatus.FAILED)
+        message_delivery_status_set(message_id=message_id, status=Message.DeliveryStatus.FAILED)
         event_record(
             verb="email.failed",
             conversation=Conversation.objects.get(pk=conversation_id),

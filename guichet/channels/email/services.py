@@ -34,7 +34,11 @@ from guichet.accounts.models import Team
 from guichet.channels.email import outbound, parser, threading
 from guichet.channels.email.models import InboundEmail, Mailbox, OutboundEmail
 from guichet.conversations.models import Conversation, Message
-from guichet.conversations.services import event_record, message_ingest
+from guichet.conversations.services import (
+    event_record,
+    message_delivery_status_set,
+    message_ingest,
+)
 from guichet.conversations.types import IngestResult
 from guichet.core.exceptions import Conflict, InvalidInput
 from guichet.customers.identities import normalise_email
@@ -254,8 +258,8 @@ def _record_bounce(row: InboundEmail, dsn: Any) -> None:
         return
     row.state = InboundEmail.State.BOUNCE
     if bounced.message is not None:
-        Message.objects.filter(pk=bounced.message.pk).update(
-            delivery_status=Message.DeliveryStatus.FAILED
+        message_delivery_status_set(
+            message_id=bounced.message.pk, status=Message.DeliveryStatus.FAILED
         )
         row.message = bounced.message
     event_record(
