@@ -236,8 +236,12 @@ def _raw_header(message: Message, name: str) -> str | None:
     wanted = name.lower()
     for key, value in message.raw_items():
         if isinstance(key, str) and key.lower() == wanted:
-            return _raw_to_str(value)
+            # Unfold (RFC 5322 §2.2.3): a long From is legally written over several lines.
+            return _FOLD.sub(" ", _raw_to_str(value))
     return None
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 _MSG_ID = re.compile(r"<([^<>\s]{1,250})>")

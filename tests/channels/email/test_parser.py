@@ -437,3 +437,18 @@ def test_a_non_ascii_local_part_is_not_a_usable_sender() -> None:
     assert parse_email(raw, max_attachment_bytes=MB).from_address == ""
     idn = "From: Zoé <zoe@exemple-université.fr>\n\nSalut\n".encode()
     assert parse_email(idn, max_attachment_bytes=MB).from_address == "zoe@exemple-université.fr"
+
+
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        b"From:\r\n =?utf-8?q?Fran=C3=A7oise?= Simon <fs@example.net>",
+        b"From: Francoise Simon\r\n <fs@example.net>",
+        b"From: Francoise Simon\n\t<fs@example.net>",
+    ],
+)
+def test_a_folded_from_header_is_read(from_header: bytes) -> None:
+    raw = from_header + b"\r\nTo: cartes@banque.test\r\nSubject: Bonjour\r\n\r\nMerci.\r\n"
+    parsed = parse_email(raw, max_attachment_bytes=MB)
+    assert parsed.from_address == "fs@example.net"
+    assert parsed.from_name.endswith("Simon")
