@@ -20,10 +20,6 @@ def sender_for(channel: str) -> Sender | None:
     return _SENDERS.get(channel)
 
 
-def registered_channels() -> list[str]:
-    return sorted(_SENDERS)
-
-
 @contextmanager
 def senders_suspended() -> Iterator[None]:
     """Record replies without handing them to any channel (demo data, imports of history)."""

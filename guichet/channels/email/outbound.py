@@ -201,22 +201,35 @@ def outbound_send(*, outbound_id: int, now: datetime | None = None) -> str:
 
 
 def _sent(outbound: OutboundEmail) -> None:
+    _close(
+        outbound,
+        changes={
+            "state": State.SENT,
+            "sent_at": timezone.now(),
+            "next_attempt_at": None,
+            "last_error": "",
+        },
+        delivery_status=Message.DeliveryStatus.SENT,
+        verb="email.sent",
+        data=_event_data(outbound),
+    )
+
+
+def _close(
+    outbound: OutboundEmail, *, changes: dict, delivery_status: str, verb: str, data: dict
+) -> None:
+    """Record the end of a row's life (sent or failed) once, with its message and event."""
     with transaction.atomic():
         # Queued too: the sweep may have put back an attempt that was only slow.
         done = OutboundEmail.objects.filter(
             pk=outbound.pk, state__in=[State.SENDING, State.QUEUED]
-        ).update(state=State.SENT, sent_at=timezone.now(), next_attempt_at=None, last_error="")
+        ).update(**changes)
         if not done:
             return
         if outbound.kind == Kind.REPLY and outbound.message_id is not None:
-            message_delivery_status_set(
-                message_id=outbound.message_id, status=Message.DeliveryStatus.SENT
-            )
+            message_delivery_status_set(message_id=outbound.message_id, status=delivery_status)
         event_record(
-            verb="email.sent",
-            conversation=outbound.conversation,
-            actor_name=_("Email"),
-            data=_event_data(outbound),
+            verb=verb, conversation=outbound.conversation, actor_name=_("Email"), data=data
         )
 
 
@@ -266,22 +279,13 @@ def _attempt_failed(outbound: OutboundEmail, exc: BaseException) -> str:
 
 
 def _fail(outbound: OutboundEmail, *, error: str, permanent: bool) -> None:
-    with transaction.atomic():
-        done = OutboundEmail.objects.filter(
-            pk=outbound.pk, state__in=[State.SENDING, State.QUEUED]
-        ).update(state=State.FAILED, next_attempt_at=None, last_error=error)
-        if not done:
-            return
-        if outbound.kind == Kind.REPLY and outbound.message_id is not None:
-            message_delivery_status_set(
-                message_id=outbound.message_id, status=Message.DeliveryStatus.FAILED
-            )
-        event_record(
-            verb="email.failed",
-            conversation=outbound.conversation,
-            actor_name=_("Email"),
-            data={**_event_data(outbound), "error": error[:500], "permanent": permanent},
-        )
+    _close(
+        outbound,
+        changes={"state": State.FAILED, "next_attempt_at": None, "last_error": error},
+        delivery_status=Message.DeliveryStatus.FAILED,
+        verb="email.failed",
+        data={**_event_data(outbound), "error": error[:500], "permanent": permanent},
+    )
 
 
 def _message_failed(message_id: int, conversation_id: int, *, reason: str) -> None:

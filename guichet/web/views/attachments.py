@@ -8,9 +8,9 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from guichet.accounts.models import User
 from guichet.conversations import selectors
 from guichet.conversations.models import Attachment
+from guichet.web.views.common import acting_user
 
 # Types a browser may execute or render as a document: always served as opaque bytes.
 _ACTIVE_MARKERS = ("html", "xml", "svg", "javascript", "ecmascript", "x-shockwave-flash")
@@ -26,8 +26,7 @@ def served_content_type(sniffed: str) -> str:
 @login_required
 @require_GET
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
-    user = request.user
-    assert isinstance(user, User)
+    user = acting_user(request)
     try:
         attachment = selectors.attachment_get(user=user, attachment_id=pk)
     except Attachment.DoesNotExist:

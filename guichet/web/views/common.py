@@ -7,9 +7,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from guichet.accounts.models import User
 from guichet.core.exceptions import Conflict, GuichetError, InvalidInput, NotAllowed
 
 ERROR_STATUS: dict[type[GuichetError], int] = {InvalidInput: 400, NotAllowed: 403, Conflict: 409}
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in agent (views using it are behind `login_required`)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
 
 
 def error_status(error: GuichetError) -> int:

@@ -25,13 +25,7 @@ from guichet.conversations import selectors, services
 from guichet.conversations.models import TRANSITIONS, Conversation, Status
 from guichet.core.exceptions import GuichetError
 from guichet.web import forms
-from guichet.web.views.common import error_status, render_error, require_valid
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from guichet.web.views.common import acting_user, error_status, render_error, require_valid
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -46,7 +40,7 @@ def _get(user: User, number: int) -> Conversation:
 
 
 def _context(request: HttpRequest, conversation: Conversation, **bound: Any) -> dict[str, Any]:
-    user = _user(request)
+    user = acting_user(request)
     tags = [tag.name for tag in conversation.tags.all()]
     status_choices = [
         (value, Status(value).label)
@@ -90,7 +84,7 @@ def _render(
 @login_required
 @require_GET
 def conversation_page(request: HttpRequest, number: int) -> HttpResponse:
-    return _render(request, _get(_user(request), number))
+    return _render(request, _get(acting_user(request), number))
 
 
 Action = Callable[[Conversation], str]
@@ -103,7 +97,7 @@ def _act(
     bound: Callable[[], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     """Run one action on a visible conversation and answer for a browser or for htmx."""
-    user = _user(request)
+    user = acting_user(request)
     conversation = _get(user, number)
     try:
         notice = action(conversation)
@@ -128,7 +122,7 @@ def _act(
 @require_POST
 def conversation_claim(request: HttpRequest, number: int) -> HttpResponse:
     def action(conversation: Conversation) -> str:
-        services.conversation_claim(actor=_user(request), conversation=conversation)
+        services.conversation_claim(actor=acting_user(request), conversation=conversation)
         return _("You have taken this conversation.")
 
     return _act(request, number, action)
@@ -137,7 +131,7 @@ def conversation_claim(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def conversation_assign(request: HttpRequest, number: int) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
 
     def action(conversation: Conversation) -> str:
         form = forms.AssignForm(request.POST, agents=assignable_agents(user=user))
@@ -159,7 +153,7 @@ def conversation_status(request: HttpRequest, number: int) -> HttpResponse:
         require_valid(form)
         status = form.cleaned_data["status"]
         services.conversation_set_status(
-            actor=_user(request), conversation=conversation, status=status
+            actor=acting_user(request), conversation=conversation, status=status
         )
         return _("Status: %(status)s.") % {"status": Status(status).label}
 
@@ -173,7 +167,9 @@ def conversation_priority(request: HttpRequest, number: int) -> HttpResponse:
         form = forms.PriorityForm(request.POST)
         require_valid(form)
         services.conversation_set_priority(
-            actor=_user(request), conversation=conversation, priority=form.cleaned_data["priority"]
+            actor=acting_user(request),
+            conversation=conversation,
+            priority=form.cleaned_data["priority"],
         )
         return _("Priority changed.")
 
@@ -183,7 +179,7 @@ def conversation_priority(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def conversation_team(request: HttpRequest, number: int) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
 
     def action(conversation: Conversation) -> str:
         form = forms.TeamForm(request.POST, teams=team_list_for(user=user))
@@ -203,7 +199,7 @@ def conversation_tags(request: HttpRequest, number: int) -> HttpResponse:
     def action(conversation: Conversation) -> str:
         require_valid(form)
         services.conversation_set_tags(
-            actor=_user(request), conversation=conversation, names=form.names()
+            actor=acting_user(request), conversation=conversation, names=form.names()
         )
         return _("Tags saved.")
 
@@ -218,12 +214,12 @@ def conversation_snooze(request: HttpRequest, number: int) -> HttpResponse:
     def action(conversation: Conversation) -> str:
         if request.POST.get("unsnooze"):
             services.conversation_snooze(
-                actor=_user(request), conversation=conversation, until=None
+                actor=acting_user(request), conversation=conversation, until=None
             )
             return _("The conversation is back in the inbox.")
         require_valid(form)
         services.conversation_snooze(
-            actor=_user(request), conversation=conversation, until=form.moment()
+            actor=acting_user(request), conversation=conversation, until=form.moment()
         )
         return _("Snoozed.")
 
@@ -238,7 +234,7 @@ def conversation_reply(request: HttpRequest, number: int) -> HttpResponse:
     def action(conversation: Conversation) -> str:
         require_valid(form)
         services.conversation_reply(
-            actor=_user(request), conversation=conversation, text=form.cleaned_data["text"]
+            actor=acting_user(request), conversation=conversation, text=form.cleaned_data["text"]
         )
         return _("Reply sent.")
 
@@ -253,7 +249,7 @@ def conversation_note(request: HttpRequest, number: int) -> HttpResponse:
     def action(conversation: Conversation) -> str:
         require_valid(form)
         services.conversation_note_add(
-            actor=_user(request), conversation=conversation, text=form.cleaned_data["text"]
+            actor=acting_user(request), conversation=conversation, text=form.cleaned_data["text"]
         )
         return _("Note added.")
 
@@ -263,7 +259,7 @@ def conversation_note(request: HttpRequest, number: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def conversation_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     teams = team_list_for(user=user)
     form = forms.ConversationNewForm(request.POST or None, teams=teams)
     status = 200

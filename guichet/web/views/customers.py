@@ -19,13 +19,7 @@ from guichet.conversations import selectors, services
 from guichet.core.exceptions import GuichetError
 from guichet.customers.models import Customer
 from guichet.web import forms
-from guichet.web.views.common import error_status, render_error, require_valid
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
+from guichet.web.views.common import acting_user, error_status, render_error, require_valid
 
 
 def _get(user: User, pk: int) -> Customer:
@@ -45,7 +39,7 @@ def _advisor_choices(user: User, customer: Customer) -> Any:
 def _render(
     request: HttpRequest, customer: Customer, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     context = {
         "customer": customer,
         "identities": list(customer.identities.all()),
@@ -70,13 +64,13 @@ def _render(
 @login_required
 @require_GET
 def customer_page(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render(request, _get(_user(request), pk))
+    return _render(request, _get(acting_user(request), pk))
 
 
 @login_required
 @require_POST
 def customer_identity_add(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     customer = _get(user, pk)
     form = forms.IdentityForm(request.POST, auto_id="identity_%s")
     try:
@@ -98,7 +92,7 @@ def customer_identity_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = acting_user(request)
     customer = _get(user, pk)
     form = forms.CustomerEditForm(
         request.POST, agents=_advisor_choices(user, customer), language=customer.preferred_language
@@ -123,7 +117,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
     """Merge another customer (a duplicate) into this one; supervisors only."""
-    user = _user(request)
+    user = acting_user(request)
     customer = _get(user, pk)
     if not can_merge_customers(user):
         return render_error(request, _("Only supervisors can merge customers."), 403)

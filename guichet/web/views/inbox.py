@@ -15,7 +15,7 @@ from guichet.accounts.models import User
 from guichet.accounts.selectors import team_list_for
 from guichet.conversations import selectors
 from guichet.conversations.models import Channel, Priority, Status
-from guichet.web.views.common import render_error
+from guichet.web.views.common import acting_user, render_error
 
 MAX_TAG_CHARS = 50
 
@@ -96,8 +96,7 @@ def _sort_labels() -> dict[str, str]:
 @login_required
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)
+    user = acting_user(request)
     try:
         filters = filters_from_query(request.GET, user)
         page = _int(request.GET.get("page", ""), _("page")) if request.GET.get("page") else 1

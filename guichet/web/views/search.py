@@ -8,10 +8,9 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from guichet.accounts.models import User
 from guichet.conversations.search import search_conversations, search_customers
 from guichet.core.exceptions import GuichetError
-from guichet.web.views.common import error_status, render_error
+from guichet.web.views.common import acting_user, error_status, render_error
 
 MAX_QUERY_CHARS = 200
 
@@ -19,8 +18,7 @@ MAX_QUERY_CHARS = 200
 @login_required
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)
+    user = acting_user(request)
     query = request.GET.get("q", "").strip()
     if len(query) > MAX_QUERY_CHARS:
         return render_error(
