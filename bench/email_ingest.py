@@ -83,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--connections", type=int, default=4, help="concurrent SMTP connections (4)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="import_mail --processes (helper processes for triage's intent model; default: "
+        "import_mail's own, 0)",
+    )
     parser.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folders (printed) afterwards"
@@ -114,6 +121,12 @@ def loadavg() -> str:
         return "?"
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU of the waited-for child processes, and theirs (import_mail's helpers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def self_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -127,6 +140,9 @@ class PathResult:
     phases: list[tuple[str, int, float]] = field(default_factory=list)
     accept_seconds: float = 0.0  # SMTP: until the last 250
     peak_rss_mb: float = 0.0
+    helpers: int = 0  # import_mail's helper processes (triage), at most, per phase
+    cpu_seconds: float = 0.0  # user + system of import_mail and its helpers (not PostgreSQL's)
+    helper_peak_rss_mb: float = 0.0  # the largest helper's
     states: Counter = field(default_factory=Counter)
     rows: int = 0
     duplicates_counted: int = 0
@@ -134,6 +150,8 @@ class PathResult:
     expected_duplicates: int = 0
     replies: int = 0
     replies_threaded: int = 0
+    replies_to_ack: int = 0  # replies answering an acknowledgement (signed Message-ID)
+    replies_to_ack_threaded: int = 0
     command_output: list[str] = field(default_factory=list)
     load_after: str = ""
 
@@ -178,6 +196,7 @@ def render_replies(stream: list[Mail], mailbox: Any) -> list[Mail]:
         original = by_index[reply.original]
         conversation = conversation_of.get(original.message_id)
         number, ack = acks.get(conversation, (None, ""))
+        reply.answers_ack = bool(ack)
         reply.raw = render_reply(
             reply,
             original,
@@ -211,12 +230,15 @@ def tally(result: PathResult, stream: list[Mail], mailbox: Any) -> None:
         )
     )
     result.replies = len(replies)
-    result.replies_threaded = sum(
-        1
+    threaded = [
+        r
         for r in replies
         if conversation.get(r.message_id) is not None
         and conversation.get(r.message_id) == conversation.get(by_index[r.original].message_id)
-    )
+    ]
+    result.replies_threaded = len(threaded)
+    result.replies_to_ack = sum(1 for r in replies if r.answers_ack)
+    result.replies_to_ack_threaded = sum(1 for r in threaded if r.answers_ack)
 
 
 # --- import_mail ---------------------------------------------------------------------------------
@@ -230,35 +252,91 @@ def write_maildir(folder: Path, mails: list[Mail]) -> Path:
     return folder
 
 
-def import_command(folder: Path, mailbox: str, *, in_process: bool) -> tuple[str, float]:
-    """Run import_mail; returns (its summary line, peak RSS in MB of the process doing it)."""
+def import_command(
+    folder: Path, mailbox: str, *, in_process: bool, processes: int | None = None
+) -> tuple[str, float, list[float]]:
+    """Run import_mail; returns (its summary line, peak RSS in MB of the process doing it, and
+    of each of its helper processes)."""
+    extra = {} if processes is None else {"processes": processes}
     if in_process:
         from django.core.management import call_command
 
         out = io.StringIO()
         call_command(
-            "import_mail", str(folder), mailbox=mailbox, no_progress=True, stdout=out, stderr=out
+            "import_mail",
+            str(folder),
+            mailbox=mailbox,
+            no_progress=True,
+            stdout=out,
+            stderr=out,
+            **extra,
         )
-        return out.getvalue().strip(), self_peak_mb()
+        return out.getvalue().strip(), self_peak_mb(), []
     with tempfile.TemporaryDirectory() as scratch:
         status = Path(scratch) / "status"
-        command = peak_command(
-            sys.executable,
-            ["manage.py", "import_mail", str(folder), "--mailbox", mailbox, "--no-progress"],
-            status,
-        )
-        done = subprocess.run(
+        argv = ["manage.py", "import_mail", str(folder), "--mailbox", mailbox, "--no-progress"]
+        if processes is not None:
+            argv += ["--processes", str(processes)]
+        command = peak_command(sys.executable, argv, status)
+        process = subprocess.Popen(
             command,
             cwd=REPO,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **SAFE_ENV},
-            check=False,
         )
-        text = (done.stdout + done.stderr).strip()
-        if done.returncode:
-            raise RuntimeError(f"import_mail exited with {done.returncode}: {text[-2000:]}")
-        return text, status_hwm_mb(status)
+        watch = ChildrenWatch(process.pid)
+        watch.start()
+        stdout, stderr = process.communicate()
+        watch.stop()
+        text = (stdout + stderr).strip()
+        if process.returncode:
+            raise RuntimeError(f"import_mail exited with {process.returncode}: {text[-2000:]}")
+        return text, status_hwm_mb(status), list(watch.peaks.values())
+
+
+class ChildrenWatch(threading.Thread):
+    """Peak RSS (VmHWM, polled) of each process below `pid`: import_mail's helper processes.
+
+    A helper's VmHWM is its own (exec starts a new address space); the last value read before it
+    exits is its peak, give or take what it grew in the last poll interval."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peaks: dict[int, float] = {}
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            for child in descendants(self.pid):
+                try:
+                    command = Path(f"/proc/{child}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"spawn_main" not in command or b"resource_tracker" in command:
+                    continue  # not a helper: multiprocessing's bookkeeping, a short-lived tool
+                peak = vmhwm_mb(child)
+                if peak:
+                    self.peaks[child] = max(self.peaks.get(child, 0.0), peak)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                kids = [int(k) for k in children.read_text().split()]
+                found += kids
+                todo += kids
+    return found
 
 
 def peak_command(python: str, argv: list[str], status: Path) -> list[str]:
@@ -288,7 +366,12 @@ def status_hwm_mb(status: Path) -> float:
 
 
 def run_import(
-    stream: list[Mail], workdir: Path, tag: str, *, in_process: bool = False
+    stream: list[Mail],
+    workdir: Path,
+    tag: str,
+    *,
+    in_process: bool = False,
+    processes: int | None = None,
 ) -> PathResult:
     mailbox = make_mailbox("import", tag)
     result = PathResult("import")
@@ -298,10 +381,16 @@ def run_import(
         mails = first if phase != "replies" else render_replies(stream, mailbox)
         folder = write_maildir(workdir / f"import-{len(result.phases)}", mails)
         phase_start = time.perf_counter()
-        line, peak = import_command(folder, mailbox.address, in_process=in_process)
+        cpu_start = children_cpu_seconds()
+        line, peak, helpers = import_command(
+            folder, mailbox.address, in_process=in_process, processes=processes
+        )
         result.phases.append((phase, len(mails), time.perf_counter() - phase_start))
+        result.cpu_seconds += children_cpu_seconds() - cpu_start
         result.command_output.append(line)
         result.peak_rss_mb = max(result.peak_rss_mb, peak)
+        result.helpers = max(result.helpers, len(helpers))
+        result.helper_peak_rss_mb = max([result.helper_peak_rss_mb, *helpers])
         result.sent += len(mails)
     result.seconds = sum(seconds for _p, _n, seconds in result.phases)
     tally(result, stream, mailbox)
@@ -445,6 +534,20 @@ def database_description() -> str:
     return describe()
 
 
+def intent_model_description() -> str:
+    """The intent model triage will use (its cost is most of an imported message's CPU)."""
+    import json
+
+    from guichet.triage.intent import model_paths
+
+    paths = model_paths()
+    if not paths:
+        return "none trained in DATA_DIR/models (triage's intent step abstains, costs nothing)"
+    manifest = json.loads((paths[-1] / "manifest.json").read_text("utf-8"))
+    examples = manifest.get("n_train", "?")
+    return f"{paths[-1].name}, {manifest.get('model', '?')}; {examples} examples"
+
+
 def describe_stream(stream: list[Mail]) -> str:
     kinds = Counter(m.kind for m in stream)
     attachments = sum(1 for m in stream if m.attachments)
@@ -464,16 +567,37 @@ def report(result: PathResult, out: Any) -> None:
     out.write(f"{result.rate:.1f} messages/s ingested (start to last row processed)\n")
     for phase, count, seconds in result.phases:
         out.write(f"  phase {phase}: {count} in {seconds:.1f} s ({count / seconds:.1f}/s)\n")
+    if result.cpu_seconds:
+        out.write(
+            f"  CPU of import_mail and its helpers (user + system, PostgreSQL's not counted): "
+            f"{result.cpu_seconds:.1f} s, {1000 * result.cpu_seconds / result.sent:.1f} ms per "
+            "message\n"
+        )
     if result.path == "smtp" and result.accept_seconds:
         out.write(
             f"  accepted (250 after commit): {result.sent / result.accept_seconds:.1f} messages/s "
             f"over {result.accept_seconds:.1f} s\n"
         )
     if result.path.startswith("import"):
+        out.write(
+            "  import_mail runs without --acknowledge (its default: imported mail is history), so "
+            "no acknowledgement is queued and replies answer the customer's own mail\n"
+        )
         out.write("  peak RSS of the import_mail process (its VmHWM): ")
     else:
         out.write("  peak RSS of the smtp_server process (VmHWM): ")
     out.write(f"{result.peak_rss_mb:.0f} MB\n")
+    if result.path.startswith("import"):
+        together = result.peak_rss_mb + result.helpers * result.helper_peak_rss_mb
+        out.write(
+            f"  helper processes of import_mail (triage's intent model): {result.helpers}"
+            + (
+                f", peak RSS {result.helper_peak_rss_mb:.0f} MB each at most; together with "
+                f"import_mail: {together:.0f} MB at most\n"
+                if result.helpers
+                else "\n"
+            )
+        )
     states = ", ".join(f"{k} {v}" for k, v in sorted(result.states.items()))
     out.write(f"  stored rows: {result.rows} ({states})\n")
     out.write(
@@ -492,7 +616,9 @@ def report(result: PathResult, out: Any) -> None:
     )
     out.write(
         f"  replies joining their original's conversation: {result.replies_threaded}/"
-        f"{result.replies}\n"
+        f"{result.replies} (answering our acknowledgement: {result.replies_to_ack_threaded}/"
+        f"{result.replies_to_ack}; the others answer the customer's own mail, which was not "
+        "acknowledged (e.g. triage handed it to a person) and by design does not thread)\n"
     )
     for line in result.command_output:
         summary = [part for part in line.splitlines() if " messages: " in part] or [""]
@@ -514,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in machine():
         out.write(line + "\n")
     out.write(f"database: {database_description()}\n")
+    out.write(f"intent model: {intent_model_description()}\n")
     real = load_real_corpus()
     out.write(
         f"real corpus: {len(real)} messages found"
@@ -534,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             out.write(f"\n{path}: starting, load average {loadavg()}\n")
             out.flush()
             if path == "import":
-                results[path] = run_import(stream, workdir, tag)
+                results[path] = run_import(stream, workdir, tag, processes=args.processes)
             else:
                 results[path] = run_smtp(stream, tag, args.connections)
             report(results[path], out)

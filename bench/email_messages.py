@@ -79,6 +79,7 @@ class Mail:
     text: str = ""
     attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
     original: int | None = None  # reply: index of the generated message it answers
+    answers_ack: bool = False  # reply: rendered as an answer to Guichet's acknowledgement
 
 
 def _strip_envelope(data: bytes) -> bytes:

@@ -43,6 +43,14 @@ INSTALLED_APPS = [
     "guichet.conversations",
     "guichet.channels",
     "guichet.channels.email",
+    "guichet.channels.webform",
+    "guichet.channels.chat",
+    "guichet.channels.phone",
+    "guichet.channels.sms",
+    "guichet.channels.appointments",
+    "guichet.channels.counter",
+    "guichet.channels.paper",
+    "guichet.triage",
     "guichet.web",
 ]
 
@@ -132,6 +140,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 ATTACHMENT_MAX_BYTES = env("ATTACHMENT_MAX_BYTES")
 INBOX_PAGE_SIZE = env("INBOX_PAGE_SIZE")
+SLA_AT_RISK_MINUTES = env("SLA_AT_RISK_MINUTES")
+# Paper mail (guichet.channels.paper): OCR limits and the address block of letters.
+PAPER_OCR_TIMEOUT_SECONDS = env("PAPER_OCR_TIMEOUT_SECONDS")
+PAPER_OCR_MEMORY_MB = env("PAPER_OCR_MEMORY_MB")
+PAPER_OCR_MAX_PAGES = env("PAPER_OCR_MAX_PAGES")
+LETTER_SENDER_ADDRESS = env("LETTER_SENDER_ADDRESS")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
@@ -148,7 +162,38 @@ EMAIL_TIMEOUT = env("EMAIL_TIMEOUT")
 EMAIL_FROM_DOMAIN = env("EMAIL_FROM_DOMAIN")
 EMAIL_SEND_MAX_ATTEMPTS = env("EMAIL_SEND_MAX_ATTEMPTS")
 EMAIL_AUTO_REPLY_HOURLY_CAP = env("EMAIL_AUTO_REPLY_HOURLY_CAP")
+
+# Acknowledgements (guichet.channels.acknowledgements), web form and portal (channels.webform).
+ACKNOWLEDGEMENT_WINDOW_HOURS = env("ACKNOWLEDGEMENT_WINDOW_HOURS")
+WEBFORM_MIN_FILL_SECONDS = env("WEBFORM_MIN_FILL_SECONDS")
+WEBFORM_MAX_ATTACHMENTS = env("WEBFORM_MAX_ATTACHMENTS")
+WEBFORM_ATTACHMENT_MAX_BYTES = env("WEBFORM_ATTACHMENT_MAX_BYTES")
+PUBLIC_HOURLY_LIMIT_PER_IP = env("PUBLIC_HOURLY_LIMIT_PER_IP")
+WEBFORM_HOURLY_LIMIT_PER_ADDRESS = env("WEBFORM_HOURLY_LIMIT_PER_ADDRESS")
+PORTAL_LINK_HOURLY_LIMIT_PER_ADDRESS = env("PORTAL_LINK_HOURLY_LIMIT_PER_ADDRESS")
+PORTAL_LINK_MINUTES = env("PORTAL_LINK_MINUTES")
+PORTAL_SESSION_HOURS = env("PORTAL_SESSION_HOURS")
 DEFAULT_FROM_EMAIL = f"noreply@{EMAIL_FROM_DOMAIN}"
+
+# Phone, callbacks and SMS (guichet.channels.phone, guichet.channels.sms).
+SMS_ADAPTER = env("SMS_ADAPTER")
+SMS_SENDER_ID = env("SMS_SENDER_ID")
+SMS_HTTP_SEND_URL = env("SMS_HTTP_SEND_URL")
+SMS_HTTP_AUTH_HEADER = env("SMS_HTTP_AUTH_HEADER")
+SMS_HTTP_TIMEOUT = env("SMS_HTTP_TIMEOUT")
+SMS_WEBHOOK_SECRET = env("SMS_WEBHOOK_SECRET")
+SMS_SEND_MAX_ATTEMPTS = env("SMS_SEND_MAX_ATTEMPTS")
+SMS_MAX_PARTS = env("SMS_MAX_PARTS")
+PHONE_API_TOKEN = env("PHONE_API_TOKEN")
+CALLBACK_MINUTES_PER_REQUEST = env("CALLBACK_MINUTES_PER_REQUEST")
+CALLBACK_MAX_ATTEMPTS = env("CALLBACK_MAX_ATTEMPTS")
+CALLBACK_HOURLY_LIMIT_PER_NUMBER = env("CALLBACK_HOURLY_LIMIT_PER_NUMBER")
+
+# Appointments (guichet.channels.appointments).
+APPOINTMENT_PUBLIC_URL = env("APPOINTMENT_PUBLIC_URL")
+APPOINTMENT_LINK_MAX_AGE_DAYS = env("APPOINTMENT_LINK_MAX_AGE_DAYS")
+APPOINTMENT_HOURLY_LIMIT_PER_ADDRESS = env("APPOINTMENT_HOURLY_LIMIT_PER_ADDRESS")
+APPOINTMENT_REMINDER_HOURS = env("APPOINTMENT_REMINDER_HOURS")
 
 _tasks_backend = env("TASKS_BACKEND")
 TASKS = {
@@ -159,6 +204,28 @@ TASKS = {
         }[_tasks_backend]
     }
 }
+
+# Live chat (guichet.channels.chat): Redis shares WebSocket groups between web processes; the
+# in-memory layer works within one process only (`serve` then starts one web worker).
+# Redis Pub/Sub: a line for a team reaches each web process once, which hands it to its consoles
+# (bench/chat.py: the list-based RedisChannelLayer read each console's copy with its own round
+# trips, and dropped lines past 100 waiting per process). The socket timeout stays above the
+# layer's own waits (redis-py 8 defaults to 5 s, which made idle consumers fail).
+REDIS_URL = env("REDIS_URL")
+CHANNEL_LAYERS = {
+    "default": (
+        {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
+        if REDIS_URL
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+CHAT_PRESENCE_SECONDS = env("CHAT_PRESENCE_SECONDS")
+CHAT_MESSAGE_MAX_CHARS = env("CHAT_MESSAGE_MAX_CHARS")
+CHAT_MAX_MESSAGES_PER_MINUTE = env("CHAT_MAX_MESSAGES_PER_MINUTE")
+CHAT_WIDGET_ORIGINS = env("CHAT_WIDGET_ORIGINS")
 
 # Security (RELIABILITY W02, W03, A07; `manage.py check --deploy` is clean in production mode).
 SESSION_COOKIE_HTTPONLY = True

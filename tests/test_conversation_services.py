@@ -428,6 +428,7 @@ def test_every_change_has_its_event(conversation, agent, agent2, supervisor):
     assert verbs == [
         "conversation.created",
         "message.received",
+        "triage.decided",  # the triage ingest hook's decisions
         "claimed",
         "assigned",
         "priority.changed",

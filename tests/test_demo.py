@@ -48,6 +48,37 @@ def test_demo_builds_an_organisation() -> None:
     assert all(u.teams.exists() for u in User.objects.exclude(role="admin"))
 
 
+def test_demo_counter_can_be_used_at_once(client, settings) -> None:
+    """Booking offers times at every site, the kiosk offers reasons and the console has desks."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from guichet.channels.appointments.models import AppointmentType
+    from guichet.channels.appointments.selectors import slots_search
+
+    _demo()
+    in_person = AppointmentType.objects.filter(mode="in_person")
+    assert in_person.exists() and AppointmentType.objects.filter(mode="phone").exists()
+    today = timezone.localdate()
+    for site in Site.objects.all():
+        assert site.desks.count() == 3
+        assert site.queue_reasons.count() >= 3
+        slots = slots_search(
+            site=site,
+            appointment_type=in_person.get(team__slug="accueil"),
+            first_day=today + timedelta(days=1),
+            last_day=today + timedelta(days=14),
+        )
+        assert slots, site.name
+        kiosk = client.get(f"/kiosk/{site.pk}/", headers={"Accept-Language": "fr"})
+        assert "Carte bancaire" in kiosk.content.decode()
+
+
 def test_demo_customers_and_conversations() -> None:
     _demo()
     assert Customer.objects.count() == 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone, translation
@@ -43,7 +44,7 @@ def test_new_customer_and_conversation(ingest, team):
     )
     assert result.message.direction == Message.Direction.INBOUND
     verbs = list(conversation.events.values_list("verb", flat=True))
-    assert verbs == ["conversation.created", "message.received"]
+    assert verbs == ["conversation.created", "message.received", "triage.decided"]
 
 
 def test_known_identity_reuses_the_customer(ingest):
@@ -261,19 +262,37 @@ def test_subject_defaults_to_the_start_of_the_text(team):
 def test_failure_after_the_change_writes_nothing(ingest, monkeypatch):
     from guichet.conversations import services
 
-    calls = {"n": 0}
-    real = services.event_record
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom")
 
-    def fail_on_second(**kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("boom")
-        return real(**kwargs)
-
-    monkeypatch.setattr(services, "event_record", fail_on_second)
+    # The events are written last, after the customer, conversation and message.
+    monkeypatch.setattr(services.Event.objects, "bulk_create", fail)
     with pytest.raises(RuntimeError):
         ingest(external_id="<m1@x>")
     assert not Conversation.objects.exists()
     assert not Message.objects.exists()
     assert not Event.objects.exists()
     assert not Customer.objects.exists()
+
+
+def test_ingest_hooks_run_in_the_transaction_for_new_messages_only(ingest: Any) -> None:
+    from guichet.conversations.hooks import register_ingest_hook, unregister_ingest_hook
+
+    seen: list[tuple[str, bool]] = []
+
+    def hook(inbound: Any, result: Any) -> None:
+        seen.append((inbound.external_id, result.created))
+        if inbound.text == "boom":
+            raise RuntimeError("hook failed")
+
+    register_ingest_hook("test", hook)
+    try:
+        ingest(text="first", external_id="hook-1")
+        ingest(text="first", external_id="hook-1")  # a duplicate: no hook
+        with pytest.raises(RuntimeError):
+            ingest(text="boom", external_id="hook-2")
+    finally:
+        unregister_ingest_hook("test")
+    assert seen == [("hook-1", True), ("hook-2", True)]
+    # The failing hook rolled the message back with it.
+    assert not Message.objects.filter(external_id="hook-2").exists()

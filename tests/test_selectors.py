@@ -265,6 +265,7 @@ def test_timeline_lists_messages_and_events_in_order(world, agent):
     assert kinds == [
         ("event", "conversation.created"),
         ("message", "inbound"),
+        ("event", "triage.decided"),
         ("event", "claimed"),
     ]
     assert [item.at for item in items] == sorted(item.at for item in items)

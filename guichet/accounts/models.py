@@ -92,6 +92,9 @@ class User(AbstractUser):
         _("capacity"), default=20, help_text=_("Open conversations this person can hold at once.")
     )
     preferred_language = models.CharField(_("interface language"), max_length=8, blank=True)
+    # Automatic assignment only picks available agents (signed in and not set away).
+    available = models.BooleanField(_("available"), default=False)
+    last_assigned_at = models.DateTimeField(_("last automatic assignment"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("agent")

@@ -106,6 +106,12 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     # The earliest pending due time, kept up to date by the services: the inbox sorts on it.
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    # When the due-time clocks stopped because we wait on the customer (None: they run).
+    sla_paused_at = models.DateTimeField(_("due times paused since"), null=True, blank=True)
+    # Triage abstained on the intent: a person decides (DESIGN promise 6).
+    needs_decision = models.BooleanField(_("needs a person to decide"), default=False)
+    # Set when triage escalated to a person: no automatic reply may be sent any more (promise 3).
+    automatic_replies_stopped = models.BooleanField(_("automatic replies stopped"), default=False)
 
     class Meta:
         verbose_name = _("conversation")
@@ -123,6 +129,18 @@ class Conversation(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def sla_at_risk(self) -> bool:
+        """Due within `SLA_AT_RISK_MINUTES` and not overdue yet."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if self.due_at is None:
+            return False
+        now = timezone.now()
+        return now <= self.due_at <= now + timedelta(minutes=settings.SLA_AT_RISK_MINUTES)
 
 
 class Message(models.Model):

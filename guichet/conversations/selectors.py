@@ -153,6 +153,7 @@ def inbox_page(
             "snoozed_until",
             "first_human_response_due",
             "first_human_response_at",
+            "needs_decision",
             "customer",
             "team__name",
             "assignee__username",

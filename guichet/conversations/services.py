@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +35,8 @@ from guichet.conversations.content import (
     sniff_content_type,
     store_bytes,
 )
+from guichet.conversations.hooks import customer_merge_hooks_run, ingest_hooks_run_many
+from guichet.conversations.hooks import ingest_helpers as ingest_helpers  # for bulk imports
 from guichet.conversations.models import (
     ACTIVE_STATUSES,
     TRANSITIONS,
@@ -46,13 +52,15 @@ from guichet.conversations.models import (
 from guichet.conversations.senders import sender_for
 from guichet.conversations.types import InboundMessage, IngestResult
 from guichet.core.exceptions import Conflict, InvalidInput, NotAllowed
-from guichet.core.services import sequence_next
+from guichet.core.services import rows_update, sequence_next, sequence_next_many
 from guichet.customers.models import Customer, Identity
 from guichet.customers.services import (
     customer_get_or_create,
+    customer_get_or_create_many,
     customer_merge_rows,
     customer_update,
     identity_add,
+    identity_normalise,
 )
 
 logger = logging.getLogger(__name__)
@@ -113,6 +121,44 @@ def _default_team() -> Team | None:
     return Team.objects.order_by("id").first()
 
 
+# Teams read by message_ingest, by id (None: the default team), while `ingest_lookups_cached` runs.
+_INGEST_TEAMS: ContextVar[dict[int | None, Team | None] | None] = ContextVar(
+    "ingest_teams", default=None
+)
+
+
+@contextmanager
+def ingest_lookups_cached(*, keep: bool = False) -> Iterator[None]:
+    """Within this block, `message_ingest` reads each team (and its calendar) once, not per message.
+
+    For callers ingesting a batch of messages in one transaction (a mail import); a team edited
+    meanwhile is seen from the next block on. `keep`: inside another such block, use its cache.
+    """
+    if keep and _INGEST_TEAMS.get() is not None:
+        yield
+        return
+    token = _INGEST_TEAMS.set({})
+    try:
+        yield
+    finally:
+        _INGEST_TEAMS.reset(token)
+
+
+def _ingest_team(team_id: int | None) -> Team | None:
+    """The team `team_id` (None: the default team) with its calendar's hours and holidays loaded,
+    so that computing its due times reads nothing more."""
+    cache = _INGEST_TEAMS.get()
+    if cache is not None and team_id in cache:
+        return cache[team_id]
+    teams = Team.objects.select_related("calendar").prefetch_related(
+        "calendar__periods", "calendar__holidays"
+    )
+    team = teams.filter(pk=team_id).first() if team_id else teams.order_by("id").first()
+    if cache is not None:
+        cache[team_id] = team
+    return team
+
+
 def _conversation_new(
     *,
     customer: Customer,
@@ -140,84 +186,397 @@ def _conversation_new(
     return conversation
 
 
-def _attachments_store(message: Message, inbound: InboundMessage) -> None:
-    from django.conf import settings
+class IngestRefused(InvalidInput):
+    """`message_ingest_many` refused messages of a batch before writing anything of it.
 
-    for item in inbound.attachments:
-        name = safe_filename(item.filename)
-        if len(item.content) > settings.ATTACHMENT_MAX_BYTES:
-            event_record(
-                verb="attachment.rejected",
-                conversation=message.conversation,
-                actor_name=_("System"),
-                data={"filename": name, "size": len(item.content), "reason": "too_large"},
-            )
-            continue
-        key, digest = store_bytes(item.content)
-        Attachment.objects.create(
-            message=message,
-            storage_key=key,
-            filename=name,
-            content_type=sniff_content_type(item.content),
-            declared_content_type=clean_text(item.declared_content_type, 100),
-            size=len(item.content),
-            sha256=digest,
-        )
+    `errors` maps each refused message's index in the batch to the error `message_ingest` would
+    have raised for it; the caller may ingest the others again without them.
+    """
+
+    def __init__(self, errors: dict[int, Exception]) -> None:
+        self.errors = errors
+        super().__init__(str(errors[min(errors)]))
 
 
-def _thread_target(inbound: InboundMessage, customer: Customer) -> Conversation | None:
-    """The conversation this message continues, from the hints its channel verified."""
-    candidates = Conversation.objects.select_for_update().exclude(status=Status.CLOSED)
-    if inbound.in_reply_to:
-        earlier = (
-            Message.objects.filter(channel=inbound.channel, external_id__in=inbound.in_reply_to)
-            .exclude(conversation__status=Status.CLOSED)
-            .order_by("-created_at")
-            .values_list("conversation_id", flat=True)
-            .first()
+@dataclasses.dataclass(frozen=True)
+class _Item:
+    inbound: InboundMessage  # cleaned (`_inbound_clean`)
+    identity: str  # the sender's identity value, normalised
+
+
+def _item(inbound: InboundMessage) -> _Item:
+    if inbound.channel not in Channel.values:
+        raise InvalidInput(
+            _("Unknown channel: %(channel)s.") % {"channel": str(inbound.channel)[:20]}
         )
-        if earlier is not None:
-            return candidates.get(pk=earlier)
-    if inbound.conversation_number is not None:
-        found = candidates.filter(number=inbound.conversation_number, customer=customer).first()
-        if found is not None:
-            return found
-    if inbound.thread_on_open:
-        return (
-            candidates.filter(
-                customer=customer, channel=inbound.channel, status__in=ACTIVE_STATUSES
-            )
-            .order_by("-last_message_at")
-            .first()
-        )
-    return None
+    inbound = _inbound_clean(inbound)
+    return _Item(inbound, identity_normalise(kind=inbound.sender_kind, value=inbound.sender_value))
 
 
 def message_ingest(inbound: InboundMessage) -> IngestResult:
     """Store one inbound message: find or create the customer, thread it, record events.
 
     Idempotent on (channel, external id): a second call with the same id returns the first result
-    with `created=False` and changes nothing.
+    with `created=False` and changes nothing. The batch of one of `message_ingest_many`.
     """
-    if inbound.channel not in Channel.values:
-        raise InvalidInput(
-            _("Unknown channel: %(channel)s.") % {"channel": str(inbound.channel)[:20]}
-        )
-    inbound = _inbound_clean(inbound)
-    if inbound.external_id:
-        existing = _existing_message(inbound)
-        if existing is not None:
-            return existing
     try:
-        with transaction.atomic():
-            return _message_ingest(inbound)
-    except IntegrityError:
-        # A concurrent call stored the same external id first.
+        return message_ingest_many([inbound])[0]
+    except IngestRefused as refused:
+        raise refused.errors[0] from None
+
+
+def message_ingest_many(inbounds: Sequence[InboundMessage]) -> list[IngestResult]:
+    """`message_ingest` for a batch, with set-based database work; one result per message.
+
+    Each result is the one `message_ingest` would have given, called on the messages one after
+    the other: duplicates (in the database or earlier in the batch) come back `created=False`,
+    a sender seen twice is created once, a message joins a conversation opened or reopened by an
+    earlier one of the batch (in-reply-to, `thread_on_open`). One exception: a
+    `conversation_number` hint names a conversation stored before the batch (the hint was made
+    before the batch's conversations had numbers).
+
+    Before writing anything, every message is checked (channel, sender identity); if any is
+    refused, nothing is written and `IngestRefused` lists them. Then one savepoint for the batch:
+    one query for the external ids stored already, one for the senders' identities (and one
+    INSERT each for new customers and identities), up to three to find thread targets and one to
+    lock them, one statement for the new conversation numbers, one INSERT each for
+    conversations, messages and attachments, two for events (those before the messages, and
+    after), one UPDATE for the conversations joined.
+    The ingest hooks then run for the batch (`hooks.ingest_hooks_run_many`). A concurrent writer
+    storing one of the same messages or senders first makes the batch start over (it then finds
+    them).
+    """
+    items: list[_Item] = []
+    errors: dict[int, Exception] = {}
+    for index, inbound in enumerate(inbounds):
+        try:
+            items.append(_item(inbound))
+        except Exception as exc:
+            errors[index] = exc
+    if errors:
+        raise IngestRefused(errors)
+    if not items:
+        return []
+    with ingest_lookups_cached(keep=True):
+        for attempt in range(3):
+            try:
+                with transaction.atomic():
+                    return _ingest_many(items)
+            except IntegrityError:
+                # A concurrent call stored the same external id or sender first.
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _messages_stored(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Message]:
+    by_channel: dict[str, set[str]] = {}
+    for channel, external_id in keys:
+        by_channel.setdefault(channel, set()).add(external_id)
+    wanted = Q(pk__in=[])
+    for channel, ids in by_channel.items():
+        wanted |= Q(channel=channel, external_id__in=ids)
+    return {
+        (message.channel, message.external_id): message
+        for message in Message.objects.select_related("conversation").filter(wanted)
+    }
+
+
+@dataclasses.dataclass
+class _Targets:
+    """Thread targets stored before the batch, read once for it."""
+
+    by_reference: dict[tuple[str, str], tuple[datetime, int, int]]  # -> created, id, conversation
+    by_number: dict[int, tuple[int, int]]  # number -> conversation, customer
+    latest_open: dict[tuple[int, str], tuple[datetime, int]]  # customer, channel -> last, id
+    locked: dict[int, Conversation]
+
+    @classmethod
+    def load(cls, items: list[tuple[_Item, Customer]]) -> _Targets:
+        references: dict[str, set[str]] = {}
+        numbers: set[int] = set()
+        open_for: set[int] = set()
+        channels: set[str] = set()
+        for item, customer in items:
+            inbound = item.inbound
+            if inbound.in_reply_to:
+                references.setdefault(inbound.channel, set()).update(inbound.in_reply_to)
+            if inbound.conversation_number is not None:
+                numbers.add(inbound.conversation_number)
+            if inbound.thread_on_open:
+                open_for.add(customer.pk)
+                channels.add(inbound.channel)
+        targets = cls({}, {}, {}, {})
+        if references:
+            wanted = Q(pk__in=[])
+            for channel, ids in references.items():
+                wanted |= Q(channel=channel, external_id__in=ids)
+            rows = (
+                Message.objects.filter(wanted)
+                .exclude(conversation__status=Status.CLOSED)
+                .values_list("channel", "external_id", "created_at", "pk", "conversation_id")
+            )
+            for channel, external_id, created_at, pk, conversation_id in rows:
+                known = targets.by_reference.get((channel, external_id))
+                if known is None or (created_at, pk) > known[:2]:
+                    targets.by_reference[(channel, external_id)] = (created_at, pk, conversation_id)
+        if numbers:
+            for number, pk, customer_id in (
+                Conversation.objects.filter(number__in=numbers)
+                .exclude(status=Status.CLOSED)
+                .values_list("number", "pk", "customer_id")
+            ):
+                targets.by_number[number] = (pk, customer_id)
+        if open_for:
+            for customer_id, channel, last, pk in Conversation.objects.filter(
+                customer_id__in=open_for, channel__in=channels, status__in=ACTIVE_STATUSES
+            ).values_list("customer_id", "channel", "last_message_at", "pk"):
+                known_open = targets.latest_open.get((customer_id, channel))
+                if last is not None and (known_open is None or last > known_open[0]):
+                    targets.latest_open[(customer_id, channel)] = (last, pk)
+        return targets
+
+    def candidates(self, item: _Item, customer: Customer) -> list[int]:
+        """The stored conversations this message may continue, in the order they are tried."""
+        inbound = item.inbound
+        found: list[int] = []
+        refs = [self.by_reference.get((inbound.channel, ref)) for ref in inbound.in_reply_to]
+        latest = max((ref for ref in refs if ref is not None), default=None)
+        if latest is not None:
+            found.append(latest[2])
+        number = inbound.conversation_number
+        if number is not None and number in self.by_number:
+            pk, customer_id = self.by_number[number]
+            if customer_id == customer.pk:
+                found.append(pk)
+        if inbound.thread_on_open and (customer.pk, inbound.channel) in self.latest_open:
+            found.append(self.latest_open[(customer.pk, inbound.channel)][1])
+        return found
+
+    def lock(self, ids: set[int]) -> None:
+        """Lock the candidates, in id order; any closed meanwhile are no longer candidates."""
+        if not ids:
+            return
+        for conversation in (
+            Conversation.objects.select_for_update()
+            .filter(pk__in=ids)
+            .exclude(status=Status.CLOSED)
+            .order_by("pk")
+        ):
+            if conversation.team_id is not None:
+                conversation.team = _ingest_team(conversation.team_id)
+            self.locked[conversation.pk] = conversation
+
+
+def _ingest_many(items: list[_Item]) -> list[IngestResult]:
+    from django.conf import settings
+
+    now = timezone.now()
+    results: list[IngestResult | None] = [None] * len(items)
+    stored = _messages_stored(
+        {(i.inbound.channel, i.inbound.external_id) for i in items if i.inbound.external_id}
+    )
+    fresh: list[int] = []
+    first_of: dict[tuple[str, str], int] = {}
+    repeats: list[tuple[int, int]] = []  # (index, index of the first copy in the batch)
+    for index, item in enumerate(items):
+        key = (item.inbound.channel, item.inbound.external_id)
+        if item.inbound.external_id:
+            if key in stored:
+                message = stored[key]
+                results[index] = IngestResult(
+                    message.conversation, message, created=False, conversation_created=False
+                )
+                continue
+            if key in first_of:
+                repeats.append((index, first_of[key]))
+                continue
+            first_of[key] = index
+        fresh.append(index)
+    if not fresh:
+        return [result for result in results if result is not None]
+    senders = customer_get_or_create_many(
+        [
+            (
+                items[i].inbound.sender_kind,
+                items[i].identity,
+                items[i].inbound.sender_name,
+                items[i].inbound.language,
+            )
+            for i in fresh
+        ]
+    )
+    planned = [(items[i], customer) for i, (customer, _created) in zip(fresh, senders, strict=True)]
+    targets = _Targets.load(planned)
+    targets.lock({pk for item, customer in planned for pk in targets.candidates(item, customer)})
+
+    new_conversations: list[Conversation] = []
+    joined: dict[int, tuple[Conversation, set[str]]] = {}
+    messages: list[Message] = []
+    attachments: list[Attachment] = []
+    # Written before the messages (as one at a time: the timeline sorts on creation time), the
+    # message's own events after them.
+    opened: list[Event] = []
+    events: list[Event] = []
+    received: list[tuple[Event, Message]] = []
+    # What the batch itself wrote, newer than anything stored: a later message may thread on it.
+    by_reference: dict[tuple[str, str], tuple[int, Conversation]] = {}
+    latest_open: dict[tuple[int, str], Conversation] = {}
+    dues: dict[int | None, tuple[datetime | None, datetime | None]] = {}
+    for index, (customer, customer_created) in zip(fresh, senders, strict=True):
+        inbound = items[index].inbound
+        html = sanitise_html(inbound.html)
+        text = clean_text(inbound.text) or (html_to_text(html) if html else "")
+        conversation = _batch_target(inbound, customer, targets, by_reference, latest_open)
+        conversation_created = conversation is None
+        if conversation is None:
+            team = _ingest_team(inbound.team_id) if inbound.team_id else None
+            team = team or _ingest_team(None)
+            team_key = team.pk if team else None
+            if team_key not in dues:
+                dues[team_key] = (
+                    sla.first_human_response_due(team, now),
+                    sla.resolution_due(team, now),
+                )
+            conversation = Conversation(
+                number=0,  # allocated below, for the whole batch at once
+                subject=clean_text(inbound.subject or text[:80], MAX_SUBJECT).strip(),
+                customer=customer,
+                team=team,
+                channel=inbound.channel,
+                language=(inbound.language or customer.preferred_language)[:8],
+                priority=Priority.NORMAL,
+                last_message_at=now,
+                first_human_response_due=dues[team_key][0],
+                resolution_due=dues[team_key][1],
+            )
+            sla.refresh_due_at(conversation)
+            new_conversations.append(conversation)
+            opened.append(
+                Event(
+                    verb="conversation.created",
+                    conversation=conversation,
+                    actor_name=customer.display_name,
+                    data={"channel": inbound.channel, "customer_created": customer_created},
+                )
+            )
+        else:
+            reopened = _reopen_on_inbound(conversation, now, opened)
+            joined.setdefault(conversation.pk, (conversation, set()))[1].update(reopened)
+        message = Message(
+            conversation=conversation,
+            direction=Message.Direction.INBOUND,
+            channel=inbound.channel,
+            author_kind=Message.AuthorKind.CUSTOMER,
+            author_name=customer.display_name or inbound.sender_value[:200],
+            text=text,
+            html=html,
+            external_id=inbound.external_id,
+            source_ref=inbound.source_ref,
+        )
+        messages.append(message)
+        for upload in inbound.attachments:
+            name = safe_filename(upload.filename)
+            if len(upload.content) > settings.ATTACHMENT_MAX_BYTES:
+                events.append(
+                    Event(
+                        verb="attachment.rejected",
+                        conversation=conversation,
+                        actor_name=_("System"),
+                        data={"filename": name, "size": len(upload.content), "reason": "too_large"},
+                    )
+                )
+                continue
+            storage_key, digest = store_bytes(upload.content)
+            attachments.append(
+                Attachment(
+                    message=message,
+                    storage_key=storage_key,
+                    filename=name,
+                    content_type=sniff_content_type(upload.content),
+                    declared_content_type=clean_text(upload.declared_content_type, 100),
+                    size=len(upload.content),
+                    sha256=digest,
+                )
+            )
+        event = Event(
+            verb="message.received",
+            conversation=conversation,
+            actor_name=message.author_name,
+            data={"message_id": None, "channel": inbound.channel},
+        )
+        events.append(event)
+        received.append((event, message))
         if inbound.external_id:
-            existing = _existing_message(inbound)
-            if existing is not None:
-                return existing
-        raise
+            by_reference[(inbound.channel, inbound.external_id)] = (index, conversation)
+        latest_open[(conversation.customer_id, conversation.channel)] = conversation
+        results[index] = IngestResult(
+            conversation, message, created=True, conversation_created=conversation_created
+        )
+
+    numbers = sequence_next_many(name="conversation", n=len(new_conversations))
+    for conversation, number in zip(new_conversations, numbers, strict=True):
+        conversation.number = number
+    Conversation.objects.bulk_create(new_conversations)
+    if joined:
+        changed: set[str] = {"due_at", "updated_at"}
+        for conversation, joined_fields in joined.values():
+            sla.refresh_due_at(conversation)
+            conversation.updated_at = now
+            changed |= joined_fields
+        rows_update([conversation for conversation, _fields in joined.values()], sorted(changed))
+    if opened:
+        Event.objects.bulk_create(opened)
+    Message.objects.bulk_create(messages)
+    if attachments:
+        Attachment.objects.bulk_create(attachments)
+    for event, message in received:
+        event.data["message_id"] = message.pk
+    Event.objects.bulk_create(events)
+    for index, first in repeats:
+        done = results[first]
+        assert done is not None
+        results[index] = IngestResult(
+            done.conversation, done.message, created=False, conversation_created=False
+        )
+    ingest_hooks_run_many([(items[i].inbound, results[i]) for i in fresh])  # type: ignore[misc]
+    return [result for result in results if result is not None]
+
+
+def _batch_target(
+    inbound: InboundMessage,
+    customer: Customer,
+    targets: _Targets,
+    by_reference: dict[tuple[str, str], tuple[int, Conversation]],
+    latest_open: dict[tuple[int, str], Conversation],
+) -> Conversation | None:
+    """The conversation this message continues, from the hints its channel verified: the rules
+    of one message at a time, where what the batch wrote already is the newest."""
+    if inbound.in_reply_to:
+        written = [
+            by_reference[(inbound.channel, ref)]
+            for ref in inbound.in_reply_to
+            if (inbound.channel, ref) in by_reference
+        ]
+        if written:  # the latest written wins, as the newest message would
+            return max(written, key=lambda found: found[0])[1]
+        refs = [targets.by_reference.get((inbound.channel, ref)) for ref in inbound.in_reply_to]
+        latest = max((ref for ref in refs if ref is not None), default=None)
+        if latest is not None and latest[2] in targets.locked:
+            return targets.locked[latest[2]]
+    number = inbound.conversation_number
+    if number is not None and number in targets.by_number:
+        pk, customer_id = targets.by_number[number]
+        if customer_id == customer.pk and pk in targets.locked:
+            return targets.locked[pk]
+    if inbound.thread_on_open:
+        found = latest_open.get((customer.pk, inbound.channel))
+        if found is not None:
+            return found
+        latest_stored = targets.latest_open.get((customer.pk, inbound.channel))
+        if latest_stored is not None and latest_stored[1] in targets.locked:
+            return targets.locked[latest_stored[1]]
+    return None
 
 
 def _inbound_clean(inbound: InboundMessage) -> InboundMessage:
@@ -244,71 +603,9 @@ def _inbound_clean(inbound: InboundMessage) -> InboundMessage:
     )
 
 
-def _existing_message(inbound: InboundMessage) -> IngestResult | None:
-    message = (
-        Message.objects.select_related("conversation")
-        .filter(channel=inbound.channel, external_id=inbound.external_id)
-        .first()
-    )
-    if message is None:
-        return None
-    return IngestResult(message.conversation, message, created=False, conversation_created=False)
-
-
-def _message_ingest(inbound: InboundMessage) -> IngestResult:
-    now = timezone.now()
-    customer, customer_created = customer_get_or_create(
-        kind=inbound.sender_kind,
-        value=inbound.sender_value,
-        display_name=inbound.sender_name,
-        language=inbound.language,
-    )
-    html = sanitise_html(inbound.html)
-    text = clean_text(inbound.text) or (html_to_text(html) if html else "")
-    conversation = _thread_target(inbound, customer)
-    conversation_created = conversation is None
-    if conversation is None:
-        team = Team.objects.filter(pk=inbound.team_id).first() if inbound.team_id else None
-        conversation = _conversation_new(
-            customer=customer,
-            channel=inbound.channel,
-            subject=inbound.subject or text[:80],
-            team=team or _default_team(),
-            language=inbound.language or customer.preferred_language,
-            now=now,
-        )
-        event_record(
-            verb="conversation.created",
-            conversation=conversation,
-            actor_name=customer.display_name,
-            data={"channel": inbound.channel, "customer_created": customer_created},
-        )
-    else:
-        _reopen_on_inbound(conversation, now)
-    message = Message.objects.create(
-        conversation=conversation,
-        direction=Message.Direction.INBOUND,
-        channel=inbound.channel,
-        author_kind=Message.AuthorKind.CUSTOMER,
-        author_name=customer.display_name or inbound.sender_value[:200],
-        text=text,
-        html=html,
-        external_id=inbound.external_id,
-        source_ref=inbound.source_ref,
-    )
-    _attachments_store(message, inbound)
-    event_record(
-        verb="message.received",
-        conversation=conversation,
-        actor_name=message.author_name,
-        data={"message_id": message.pk, "channel": inbound.channel},
-    )
-    return IngestResult(
-        conversation, message, created=True, conversation_created=conversation_created
-    )
-
-
-def _reopen_on_inbound(conversation: Conversation, now: datetime) -> None:
+def _reopen_on_inbound(conversation: Conversation, now: datetime, events: list[Event]) -> list[str]:
+    """An inbound message on an existing conversation: the changes, in memory (the caller saves
+    the fields returned); a status change appends its event to `events`."""
     fields = ["last_message_at"]
     conversation.last_message_at = now
     if conversation.status in (
@@ -316,22 +613,24 @@ def _reopen_on_inbound(conversation: Conversation, now: datetime) -> None:
         Status.WAITING_THIRD_PARTY,
         Status.RESOLVED,
     ):
-        event_record(
-            verb="status.changed",
-            conversation=conversation,
-            actor_name=_("New message"),
-            data={"from": conversation.status, "to": Status.OPEN, "reason": "inbound"},
+        events.append(
+            Event(
+                verb="status.changed",
+                conversation=conversation,
+                actor_name=_("New message"),
+                data={"from": conversation.status, "to": Status.OPEN, "reason": "inbound"},
+            )
         )
         conversation.status = Status.OPEN
         conversation.resolved_at = None
-        fields += ["status", "resolved_at"]
+        fields += ["status", "resolved_at", *sla.resume(conversation, now)]
     if conversation.snoozed_until is not None:
         conversation.snoozed_until = None
         fields.append("snoozed_until")
     if conversation.first_human_response_at is not None and conversation.next_response_due is None:
         conversation.next_response_due = sla.next_response_due(conversation.team, now)
         fields.append("next_response_due")
-    _save(conversation, fields)
+    return fields
 
 
 @transaction.atomic
@@ -451,6 +750,34 @@ def conversation_reply(*, actor: User, conversation: Conversation, text: str) ->
 
 
 @transaction.atomic
+def conversation_spoken_with(
+    *, actor: User, conversation: Conversation, reason: str = "call"
+) -> Conversation:
+    """A person spoke with the customer without writing (a phone call, in either direction): the
+    first-human-response target is met and nobody is left waiting for an answer. The channel
+    records what was said (its message) and its own timeline event in the same transaction."""
+    conversation = _lock_visible(actor, conversation)
+    now = timezone.now()
+    fields = ["last_message_at", "next_response_due"]
+    conversation.last_message_at = now
+    conversation.next_response_due = None
+    if conversation.first_human_response_at is None:
+        conversation.first_human_response_at = now
+        fields.append("first_human_response_at")
+    if conversation.status == Status.NEW:
+        conversation.status = Status.OPEN
+        fields.append("status")
+        event_record(
+            verb="status.changed",
+            conversation=conversation,
+            actor=actor,
+            data={"from": Status.NEW, "to": Status.OPEN, "reason": reason},
+        )
+    _save(conversation, fields)
+    return conversation
+
+
+@transaction.atomic
 def conversation_note_add(*, actor: User, conversation: Conversation, text: str) -> Message:
     text = clean_text(text).strip()
     if not text:
@@ -560,6 +887,11 @@ def conversation_set_status(
     elif previous == Status.RESOLVED:
         conversation.resolved_at = None
         fields.append("resolved_at")
+    # Due times stop while we wait on the customer and restart, shifted, when that ends.
+    if status == Status.WAITING_CUSTOMER:
+        fields += sla.pause(conversation, now)
+    elif previous == Status.WAITING_CUSTOMER:
+        fields += sla.resume(conversation, now)
     _save(conversation, fields)
     event_record(
         verb="status.changed",
@@ -689,6 +1021,31 @@ def conversation_snooze(
 
 
 @transaction.atomic
+def conversation_customer_set(
+    *, actor: User, conversation: Conversation, customer: Customer
+) -> Conversation:
+    """Give a conversation to another customer: a letter or visit whose sender an agent found.
+
+    Used by channels that cannot always tell who wrote (paper mail); recorded on the timeline.
+    """
+    conversation = _lock_visible(actor, conversation)
+    if customer.merged_into_id is not None:
+        raise InvalidInput(_("This customer was merged into another one."))
+    if conversation.customer_id == customer.pk:
+        return conversation
+    previous = conversation.customer_id
+    conversation.customer = customer
+    _save(conversation, ["customer"])
+    event_record(
+        verb="customer.changed",
+        conversation=conversation,
+        actor=actor,
+        data={"from": previous, "to": customer.pk, "reason": "linked"},
+    )
+    return conversation
+
+
+@transaction.atomic
 def customer_merge(*, actor: User, source: Customer, target: Customer) -> Customer:
     """Merge a duplicate customer into another: identities and conversations move to the target."""
     if not can_merge_customers(actor):
@@ -707,6 +1064,7 @@ def customer_merge(*, actor: User, source: Customer, target: Customer) -> Custom
     moved_rows = list(Conversation.objects.filter(customer=source).order_by("id"))
     moved = [conversation.number for conversation in moved_rows]
     Conversation.objects.filter(customer=source).update(customer=target)
+    customer_merge_hooks_run(source, target)  # the channels' own rows (appointments, visits)
     for conversation in moved_rows:
         event_record(
             verb="customer.changed",

@@ -136,6 +136,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("INBOX_PAGE_SIZE", "int", "25", "Conversations per inbox page."),
     Setting(
+        "SLA_AT_RISK_MINUTES",
+        "int",
+        "30",
+        "A conversation due within this many minutes is at risk: the sweep raises its priority "
+        "and tells the team's supervisors.",
+    ),
+    Setting(
         "TASKS_BACKEND",
         "str",
         "database",
@@ -174,6 +181,193 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
         "3",
         "Most automatic acknowledgements sent to one address in an hour, across conversations.",
+    ),
+    Setting(
+        "ACKNOWLEDGEMENT_WINDOW_HOURS",
+        "int",
+        "24",
+        "A conversation gets at most one automatic acknowledgement in this many hours, "
+        "whatever the channel.",
+    ),
+    Setting(
+        "WEBFORM_MIN_FILL_SECONDS",
+        "int",
+        "3",
+        "The contact form is refused when sent sooner than this after it was shown (spam).",
+    ),
+    Setting("WEBFORM_MAX_ATTACHMENTS", "int", "5", "Most files attached to one form message."),
+    Setting(
+        "WEBFORM_ATTACHMENT_MAX_BYTES",
+        "int",
+        str(10 * 1024 * 1024),
+        "Largest file accepted by the contact form and the portal.",
+    ),
+    Setting(
+        "PUBLIC_HOURLY_LIMIT_PER_IP",
+        "int",
+        "60",
+        "Contact-form messages, portal replies and sign-in link requests accepted from one "
+        "client address in an hour.",
+    ),
+    Setting(
+        "WEBFORM_HOURLY_LIMIT_PER_ADDRESS",
+        "int",
+        "5",
+        "Contact-form messages accepted for one email address in an hour.",
+    ),
+    Setting(
+        "PORTAL_LINK_HOURLY_LIMIT_PER_ADDRESS",
+        "int",
+        "5",
+        "Portal sign-in links requested for one email address in an hour.",
+    ),
+    Setting("PORTAL_LINK_MINUTES", "int", "30", "How long a portal sign-in link stays valid."),
+    Setting(
+        "PORTAL_SESSION_HOURS", "int", "12", "How long a customer stays signed in to the portal."
+    ),
+    Setting(
+        "APPOINTMENT_PUBLIC_URL",
+        "str",
+        "http://localhost:8000",
+        "Address of the site as customers reach it; starts the links in appointment messages.",
+    ),
+    Setting(
+        "APPOINTMENT_LINK_MAX_AGE_DAYS",
+        "int",
+        "120",
+        "How long the link to move or cancel an appointment stays valid after it was sent.",
+    ),
+    Setting(
+        "APPOINTMENT_HOURLY_LIMIT_PER_ADDRESS",
+        "int",
+        "5",
+        "Appointments booked on the public pages for one email address or phone number in an hour.",
+    ),
+    Setting(
+        "APPOINTMENT_REMINDER_HOURS",
+        "int",
+        "24",
+        "How long before an appointment `appointments_remind` sends its one reminder.",
+    ),
+    Setting(
+        "REDIS_URL",
+        "str",
+        None,
+        "Redis for the realtime channel layer (live chat), e.g. `redis://127.0.0.1:6379/0`; "
+        "needed to run more than one web process. Unset: an in-memory layer, one web process.",
+        secret=True,
+    ),
+    Setting(
+        "CHAT_PRESENCE_SECONDS",
+        "int",
+        "90",
+        "An agent counts as available for chat this long after their chat console last "
+        "signalled (it does so every 30 seconds while open).",
+    ),
+    Setting("CHAT_MESSAGE_MAX_CHARS", "int", "4000", "Longest chat message accepted."),
+    Setting(
+        "CHAT_MAX_MESSAGES_PER_MINUTE",
+        "int",
+        "30",
+        "Chat messages accepted from one chat window in a minute.",
+    ),
+    Setting(
+        "CHAT_WIDGET_ORIGINS",
+        "list",
+        "",
+        "Comma-separated origins (`https://www.example.org`) of the sites that may embed the "
+        "chat widget; empty: only Guichet's own pages.",
+    ),
+    Setting(
+        "SMS_ADAPTER",
+        "str",
+        "console",
+        "SMS provider adapter: `console` (development: texts go to the log), `http` (a generic "
+        "HTTP provider) or the dotted path of an adapter class.",
+    ),
+    Setting("SMS_SENDER_ID", "str", "", "Sender number or name the SMS provider shows."),
+    Setting(
+        "SMS_HTTP_SEND_URL",
+        "str",
+        "",
+        "Address the `http` SMS adapter POSTs outgoing texts to (JSON).",
+    ),
+    Setting(
+        "SMS_HTTP_AUTH_HEADER",
+        "str",
+        "",
+        "Value of the `Authorization` header sent with each outgoing text (`Bearer <key>`).",
+        secret=True,
+    ),
+    Setting("SMS_HTTP_TIMEOUT", "int", "10", "Seconds before a call to the SMS provider gives up."),
+    Setting(
+        "SMS_WEBHOOK_SECRET",
+        "str",
+        "",
+        "Shared secret of the HMAC-SHA256 signature of the SMS provider's webhooks (inbound "
+        "texts, delivery receipts); empty: the webhooks refuse every call.",
+        secret=True,
+    ),
+    Setting(
+        "SMS_SEND_MAX_ATTEMPTS",
+        "int",
+        "6",
+        "Attempts to send one SMS (with growing waits: 1, 2, 4… minutes, at most an hour) "
+        "before it is marked failed.",
+    ),
+    Setting(
+        "SMS_MAX_PARTS",
+        "int",
+        "6",
+        "Longest SMS sent, in parts (153 GSM-7 or 67 UCS-2 characters each); a longer text is "
+        "refused with a note.",
+    ),
+    Setting(
+        "PHONE_API_TOKEN",
+        "str",
+        "",
+        "Token the telephony system sends (`Authorization: Bearer <token>`) to look callers up "
+        "and to file callback requests from the voice menu; empty: both refuse every call.",
+        secret=True,
+    ),
+    Setting(
+        "CALLBACK_MINUTES_PER_REQUEST",
+        "int",
+        "10",
+        "Business minutes one callback request ahead adds to the waiting estimate shown to "
+        "customers.",
+    ),
+    Setting(
+        "CALLBACK_MAX_ATTEMPTS",
+        "int",
+        "3",
+        "Unanswered calls after which a callback request is closed as unreachable.",
+    ),
+    Setting(
+        "CALLBACK_HOURLY_LIMIT_PER_NUMBER",
+        "int",
+        "3",
+        "Callback requests accepted for one phone number in an hour (public page).",
+    ),
+    Setting(
+        "PAPER_OCR_TIMEOUT_SECONDS",
+        "int",
+        "120",
+        "Longest time OCR may take for one scanned letter (all its pages) before it is marked "
+        '"OCR failed" (the scan is kept).',
+    ),
+    Setting(
+        "PAPER_OCR_MEMORY_MB",
+        "int",
+        "1024",
+        "Memory cap (address space) of each OCR or PDF-rasterising process.",
+    ),
+    Setting("PAPER_OCR_MAX_PAGES", "int", "50", "Most pages read by OCR in one scanned letter."),
+    Setting(
+        "LETTER_SENDER_ADDRESS",
+        "str",
+        "Guichet;1 place de la Mairie;75001 Paris",
+        "The organisation's address block printed on letters, lines separated by `;`.",
     ),
     Setting("LOG_LEVEL", "str", "INFO", "Logging level of Guichet's own loggers."),
 )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
@@ -52,6 +55,61 @@ def customer_get_or_create(
         if found is None:
             raise
         return found, False
+
+
+def identity_normalise(*, kind: str, value: str) -> str:
+    """The stored form of an identity value; `InvalidInput` when it cannot be one."""
+    return normalise(kind, value)
+
+
+def customer_get_or_create_many(
+    entries: Sequence[tuple[str, str, str, str]],
+) -> list[tuple[Customer, bool]]:
+    """`customer_get_or_create` for several (kind, normalised value, display name, language),
+    with the result each would have had one after the other: one query finds the identities, one
+    INSERT each creates the missing customers and their identities. Call inside a transaction;
+    a concurrent writer creating one of the identities first raises `IntegrityError` (the caller
+    retries: the lookup then finds it).
+    """
+    by_kind: dict[str, set[str]] = {}
+    for kind, value, _name, _language in entries:
+        by_kind.setdefault(kind, set()).add(value)
+    wanted = Q(pk__in=[])
+    for kind, values in by_kind.items():
+        wanted |= Q(kind=kind, value__in=values)
+    found: dict[tuple[str, str], Customer] = {}
+    same: dict[int, Customer] = {}  # one object per customer row
+    for identity in Identity.objects.select_related("customer").filter(wanted):
+        owner: Customer | None = identity.customer
+        if owner is not None and owner.merged_into_id is not None:  # rare: follow the merges
+            owner = customer_find_by_identity(kind=identity.kind, value=identity.value)
+        if owner is None:
+            continue
+        found[(identity.kind, identity.value)] = same.setdefault(owner.pk, owner)
+    results: list[tuple[Customer, bool]] = []
+    new_customers: list[Customer] = []
+    new_identities: list[Identity] = []
+    renamed: dict[int, Customer] = {}
+    for kind, value, display_name, language in entries:
+        known = found.get((kind, value))
+        if known is None:
+            customer = Customer(display_name=display_name[:200], preferred_language=language[:8])
+            found[(kind, value)] = customer
+            new_customers.append(customer)
+            new_identities.append(Identity(customer=customer, kind=kind, value=value))
+            results.append((customer, True))
+            continue
+        if display_name and not known.display_name:
+            known.display_name = display_name[:200]
+            if known.pk is not None:
+                renamed[known.pk] = known
+        results.append((known, False))
+    if new_customers:
+        Customer.objects.bulk_create(new_customers)
+        Identity.objects.bulk_create(new_identities)
+    if renamed:
+        Customer.objects.bulk_update(list(renamed.values()), ["display_name"])
+    return results
 
 
 @transaction.atomic

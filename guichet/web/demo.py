@@ -29,6 +29,8 @@ from tqdm import tqdm
 
 from guichet.accounts.models import Site, Team, User
 from guichet.accounts.services import agent_create, team_create
+from guichet.channels.appointments.models import AgentSchedule, AppointmentType, Desk
+from guichet.channels.counter.models import QueueReason
 from guichet.conversations import senders, sla
 from guichet.conversations.models import Channel, Conversation, Event, Message, Priority, Status
 from guichet.conversations.services import (
@@ -625,6 +627,55 @@ def organisation_build() -> dict[str, Team]:
     return teams
 
 
+# Appointment types: (English name, French name, mode, minutes, team slug).
+APPOINTMENT_TYPES = (
+    ("Advice on your accounts", "Conseil sur vos comptes", "in_person", 30, "accueil"),
+    ("Loan project", "Projet de crédit", "in_person", 45, "credits"),
+    ("Call with an adviser", "Rendez-vous téléphonique", "phone", 20, "accueil"),
+)
+# Reasons offered at the kiosk: (French, English).
+QUEUE_REASONS = (
+    ("Retrait ou dépôt", "Cash withdrawal or deposit"),
+    ("Carte bancaire", "Bank card"),
+    ("Documents et justificatifs", "Documents and certificates"),
+    ("Autre demande", "Something else"),
+)
+# Agents receive people at their site on weekdays, in two sessions.
+SITE_SESSIONS = ((time(9, 0), time(12, 30)), (time(13, 30), time(17, 0)))
+
+
+def counter_build(teams: dict[str, Team]) -> None:
+    """Desks, kiosk reasons, agents' presence and appointment types, for sites that have none."""
+    for spec in APPOINTMENT_TYPES:
+        name, name_fr, mode, minutes, slug = spec
+        AppointmentType.objects.get_or_create(
+            name=name,
+            defaults={
+                "name_fr": name_fr,
+                "mode": mode,
+                "duration_minutes": minutes,
+                "team": teams.get(slug),
+            },
+        )
+    for site in Site.objects.order_by("id"):
+        if not Desk.objects.filter(site=site).exists():
+            Desk.objects.bulk_create(
+                Desk(site=site, name=f"Guichet {number}", number=number) for number in (1, 2, 3)
+            )
+        if not QueueReason.objects.filter(site=site).exists():
+            QueueReason.objects.bulk_create(
+                QueueReason(site=site, label_fr=fr, label_en=en, position=index)
+                for index, (fr, en) in enumerate(QUEUE_REASONS)
+            )
+        if not AgentSchedule.objects.filter(site=site).exists():
+            AgentSchedule.objects.bulk_create(
+                AgentSchedule(agent=agent, site=site, weekday=weekday, starts=starts, ends=ends)
+                for agent in site.agents.all()
+                for weekday in range(5)
+                for starts, ends in SITE_SESSIONS
+            )
+
+
 def _ascii(name: str) -> str:
     folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return "".join(ch for ch in folded.lower() if ch.isalnum())
@@ -965,6 +1016,7 @@ def demo_build(
     """Create the organisation (if missing), then customers and conversations."""
     rng = random.Random(seed)
     teams = organisation_build()
+    counter_build(teams)
     pool = RequestPool(datasets_dir, rng)
     people = customers_build(customers, rng, progress=progress)
     if not people:

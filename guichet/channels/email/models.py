@@ -153,7 +153,13 @@ class OutboundEmail(models.Model):
     class Meta:
         verbose_name = _("outgoing email")
         verbose_name_plural = _("outgoing emails")
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbound_state_next")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="outbound_state_next"),
+            # The per-sender hourly cap on acknowledgements (addresses stored lower-cased).
+            models.Index(
+                fields=["kind", "to_address", "created_at"], name="outbound_kind_to_created"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.message_id_header

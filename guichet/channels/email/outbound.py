@@ -20,12 +20,16 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import formataddr
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
@@ -34,6 +38,7 @@ from django.utils import timezone
 from django.utils.html import linebreaks
 from django.utils.translation import gettext as _
 
+from guichet.channels import acknowledgements
 from guichet.channels.email import acknowledgement
 from guichet.channels.email.models import InboundEmail, Mailbox, OutboundEmail
 from guichet.channels.email.parser import ParsedEmail
@@ -113,7 +118,11 @@ def outbound_queue_reply(*, message: Message) -> OutboundEmail | None:
 
 
 def acknowledge_after_ingest(
-    inbound_email: InboundEmail, parsed: ParsedEmail, result: IngestResult
+    inbound_email: InboundEmail,
+    parsed: ParsedEmail,
+    result: IngestResult,
+    *,
+    own: tuple[set[str], set[str]] | None = None,
 ) -> OutboundEmail | None:
     """Queue the acknowledgement of a new conversation from email, unless a rule forbids it.
 
@@ -125,14 +134,17 @@ def acknowledge_after_ingest(
         return None
     if not mailbox.auto_acknowledge:
         return None
-    with transaction.atomic():
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("team")
-            .get(pk=result.conversation.pk)
-        )
+    # No savepoint of its own: the inbound path calls this inside one (`services._acknowledge`).
+    with transaction.atomic(savepoint=False):
+        # No lock needed: the conversation was created in the caller's transaction (checked
+        # above), so no other transaction can see it, let alone acknowledge it, before commit.
+        conversation = result.conversation
         refusal = acknowledgement.acknowledgement_refusal(
-            parsed=parsed, conversation=conversation, now=timezone.now()
+            parsed=parsed, conversation=conversation, now=timezone.now(), own=own
+        )
+        # The rule shared by every channel: once per conversation within the window.
+        refusal = refusal or acknowledgements.acknowledgement_refusal(
+            conversation=conversation, channel="email"
         )
         if refusal:
             event_record(
@@ -142,17 +154,106 @@ def acknowledge_after_ingest(
                 data={"reason": refusal, "from": (parsed.from_address or "")[:254]},
             )
             return None
-        outbound = OutboundEmail.objects.create(
-            kind=Kind.ACKNOWLEDGEMENT,
-            mailbox=mailbox,
+        return _acknowledgement_create(
             conversation=conversation,
-            message_id_header=make_message_id(
-                conversation_number=conversation.number, domain=_domain(mailbox), kind="a"
-            ),
-            to_address=parsed.from_address.strip(),
+            mailbox=mailbox,
+            # Lower-cased: the hourly cap matches it exactly, on an index.
+            to_address=parsed.from_address.strip().lower(),
+            channel="email",
         )
+
+
+def acknowledgement_queue(
+    *, conversation: Conversation, to_address: str, channel: str
+) -> OutboundEmail | None:
+    """Queue the acknowledgement email of a conversation that came through another channel
+    (the web form's confirmation), unless a rule forbids it; None then, with the reason on the
+    timeline. Runs the shared rule (`channels.acknowledgements`) and the per-address hourly cap.
+    """
+    # Stored and matched lower-cased, as the email path does, so the cap uses its index.
+    to_address = to_address.strip().lower()
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("team")
+            .get(pk=conversation.pk)
+        )
+        refusal = acknowledgements.acknowledgement_refusal(
+            conversation=conversation, channel=channel
+        )
+        recent = OutboundEmail.objects.filter(
+            kind=Kind.ACKNOWLEDGEMENT,
+            to_address=to_address,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        ).count()
+        if not refusal and recent >= settings.EMAIL_AUTO_REPLY_HOURLY_CAP:
+            refusal = acknowledgement.SENDER_CAP
+        if refusal:
+            event_record(
+                verb="email.acknowledgement_skipped",
+                conversation=conversation,
+                actor_name=_("Email"),
+                data={"reason": refusal, "to": to_address[:254], "channel": channel},
+            )
+            return None
+        return _acknowledgement_create(
+            conversation=conversation,
+            mailbox=mailbox_for_conversation(conversation),
+            to_address=to_address,
+            channel=channel,
+        )
+
+
+def _acknowledgement_create(
+    *, conversation: Conversation, mailbox: Mailbox | None, to_address: str, channel: str
+) -> OutboundEmail:
+    """The outbox row and the `acknowledgement.sent` event; sent after commit."""
+    outbound = OutboundEmail.objects.create(
+        kind=Kind.ACKNOWLEDGEMENT,
+        mailbox=mailbox,
+        conversation=conversation,
+        message_id_header=make_message_id(
+            conversation_number=conversation.number, domain=_domain(mailbox), kind="a"
+        ),
+        to_address=to_address,
+    )
+    acknowledgements.acknowledgement_record(
+        conversation=conversation,
+        channel=channel,
+        data={"outbound_email_id": outbound.pk, "to": to_address[:254]},
+    )
     _enqueue_on_commit(outbound.pk)
     return outbound
+
+
+# While `enqueue_batched` runs: ids of rows committed, to enqueue together when it ends.
+_BATCHED: ContextVar[list[int] | None] = ContextVar("outbound_enqueue_batched", default=None)
+
+
+@contextmanager
+def enqueue_batched() -> Iterator[None]:
+    """Enqueue the send tasks of the rows committed within this block together at its end, in
+    one transaction (a batch import queues many acknowledgements: one commit, not one each)."""
+    pending: list[int] = []
+    token = _BATCHED.set(pending)
+    try:
+        yield
+    finally:
+        _BATCHED.reset(token)
+        if pending:
+            _enqueue_now(pending)
+
+
+def _enqueue_now(outbound_ids: list[int]) -> None:
+    from guichet.channels.email.tasks import send_outbound_email  # the task imports this module
+
+    try:
+        with transaction.atomic():
+            for outbound_id in outbound_ids:
+                send_outbound_email.enqueue(outbound_id)
+    except Exception:
+        # The rows are safe in the outbox: `outbox_drain` sends them even without the task.
+        logger.exception("Could not enqueue %s outbound emails", len(outbound_ids))
 
 
 def _enqueue_on_commit(outbound_id: int, run_after: datetime | None = None) -> None:
@@ -160,6 +261,10 @@ def _enqueue_on_commit(outbound_id: int, run_after: datetime | None = None) -> N
 
     def enqueue() -> None:
         task = send_outbound_email
+        batched = _BATCHED.get()
+        if batched is not None and run_after is None:
+            batched.append(outbound_id)
+            return
         if run_after is not None:
             if not task.get_backend().supports_defer:
                 return  # `outbox_drain` picks the row up when it is due
@@ -393,6 +498,11 @@ def outbound_compose(outbound: OutboundEmail) -> EmailMultiAlternatives:
         headers=headers,
     )
     email.attach_alternative(html, "text/html")
+    if outbound.kind == Kind.REPLY and outbound.message is not None:
+        # Files on the message go with it (e.g. the `.ics` of an appointment notice).
+        for attachment in outbound.message.attachments.all():
+            with default_storage.open(attachment.storage_key) as stored:
+                email.attach(attachment.filename, stored.read(), attachment.content_type)
     return email
 
 

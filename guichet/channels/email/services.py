@@ -18,29 +18,34 @@ import hashlib
 import logging
 import re
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import Team
-from guichet.channels.email import outbound, parser, threading
+from guichet.channels.email import acknowledgement, outbound, parser, threading
 from guichet.channels.email.models import InboundEmail, Mailbox, OutboundEmail
 from guichet.conversations.models import Conversation, Message
 from guichet.conversations.services import (
+    IngestRefused,
     event_record,
+    ingest_lookups_cached,
     message_delivery_status_set,
     message_ingest,
+    message_ingest_many,
 )
-from guichet.conversations.types import IngestResult
+from guichet.conversations.types import InboundMessage, IngestResult
 from guichet.core.exceptions import Conflict, InvalidInput
+from guichet.core.services import rows_update
 from guichet.customers.identities import normalise_email
 from guichet.customers.services import customer_find_by_identity
 
@@ -136,6 +141,92 @@ def email_store(
     return Received(row, duplicate=False)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One message for `email_store_batch`."""
+
+    raw: bytes
+    mailbox: Mailbox | None
+    envelope_from: str = ""
+    envelope_to: str = ""
+
+
+def email_store_batch(items: Sequence[Incoming], *, source: str) -> list[Received]:
+    """`email_store` for several messages with one commit; the same result for each item.
+
+    One query finds the messages stored already, one INSERT stores the others, and their commit
+    makes them all durable at once: only then may the caller acknowledge any of them. A message
+    twice in `items` is stored once (the second is a duplicate of the first). When a concurrent
+    writer stored one of them meanwhile, the batch is stored again item by item.
+    """
+    if not items:
+        return []
+    keyed: list[tuple[Incoming, str, str, str]] = []  # item, Message-ID, dedupe key, sha256
+    for item in items:
+        message_id = message_id_of(item.raw)
+        digest = hashlib.sha256(item.raw).hexdigest()
+        key = f"sha256:{digest}" if not message_id else dedupe_key_for(item.raw, message_id)
+        keyed.append((item, message_id, key, digest))
+    by_mailbox: dict[Mailbox | None, set[str]] = {}
+    for item, _mid, key, _digest in keyed:
+        by_mailbox.setdefault(item.mailbox, set()).add(key)
+    wanted = Q(pk__in=[])
+    for mailbox, keys in by_mailbox.items():
+        # Per mailbox, so that each lookup uses its unique index.
+        if mailbox is None:
+            wanted |= Q(mailbox__isnull=True, dedupe_key__in=keys)
+        else:
+            wanted |= Q(mailbox=mailbox, dedupe_key__in=keys)
+    known: dict[tuple[int | None, str], InboundEmail] = {
+        (row.mailbox_id, row.dedupe_key): row
+        # Without the raw bytes: a duplicate's are not needed (read on access if ever).
+        for row in InboundEmail.objects.filter(wanted).select_related("mailbox").defer("raw")
+    }
+    results: list[tuple[InboundEmail, bool]] = []
+    new_rows: list[InboundEmail] = []
+    for item, message_id, key, digest in keyed:
+        slot = (item.mailbox.pk if item.mailbox else None, key)
+        if slot in known:
+            results.append((known[slot], True))
+            continue
+        row = InboundEmail(
+            mailbox=item.mailbox,
+            source=source,
+            dedupe_key=key,
+            message_id_header=message_id[:MAX_KEY],
+            raw=item.raw,
+            raw_sha256=digest,
+            raw_size=len(item.raw),
+            envelope_from=item.envelope_from[:255],
+            envelope_to=item.envelope_to[:255],
+        )
+        known[slot] = row
+        new_rows.append(row)
+        results.append((row, False))
+    duplicates = Counter(id(row) for row, duplicate in results if duplicate)
+    try:
+        with transaction.atomic(durable=True):
+            InboundEmail.objects.bulk_create(new_rows)
+            for row in {id(row): row for row, _duplicate in results}.values():
+                if duplicates[id(row)]:
+                    InboundEmail.objects.filter(pk=row.pk).update(
+                        duplicates=F("duplicates") + duplicates[id(row)]
+                    )
+    except IntegrityError:
+        # A concurrent delivery of one of them committed first: store them one at a time.
+        return [
+            email_store(
+                raw=item.raw,
+                mailbox=item.mailbox,
+                source=source,
+                envelope_from=item.envelope_from,
+                envelope_to=item.envelope_to,
+            )
+            for item in items
+        ]
+    return [Received(row, duplicate=duplicate) for row, duplicate in results]
+
+
 def email_receive(
     *,
     raw: bytes,
@@ -193,6 +284,35 @@ def _is_participant(number: int, address: str) -> bool:
     return customer is not None and customer.pk == conversation.customer_id
 
 
+def _customer_thread(references: Sequence[str], address: str) -> int | None:
+    """The conversation of the sender's own earlier mail that this one answers, if any.
+
+    A customer often follows up on their own mail ("I forgot the attachment"), and a migration
+    import holds whole threads of customer mail: In-Reply-To or References naming an inbound
+    mail we stored joins its conversation when the sender is that conversation's customer, the
+    same trust as the subject tag. Anyone else quoting the id opens a new conversation.
+    """
+    if not references or not address:
+        return None
+    found = list(
+        InboundEmail.objects.filter(
+            message_id_header__in=list(references[:50]), message__isnull=False
+        ).values_list("message__conversation__number", "message__conversation__customer_id")
+    )
+    if not found:
+        return None
+    try:
+        customer = customer_find_by_identity(kind="email", value=address)
+    except Exception:  # an address we cannot normalise belongs to nobody
+        return None
+    if customer is None:
+        return None
+    for number, customer_id in found:
+        if customer_id == customer.pk:
+            return int(number)
+    return None
+
+
 @dataclass(frozen=True)
 class Threading:
     conversation_number: int | None
@@ -202,8 +322,9 @@ class Threading:
 def thread_hints(parsed: Any) -> Threading:
     """Threading that cannot be spoofed (issue 3 item 6).
 
-    References and In-Reply-To count only when they carry one of our HMAC-signed Message-IDs; a
-    `[#1042]` subject tag counts only when the sender is the customer of conversation 1042.
+    References and In-Reply-To count when they carry one of our HMAC-signed Message-IDs; a
+    `[#1042]` subject tag, or a reference to a mail the customer sent us, counts only when the
+    sender is the customer of that conversation.
     """
     # In-Reply-To first, then References from the most recent; a huge header is cut short.
     references = (_ids(parsed.in_reply_to) + _ids(parsed.references)[::-1])[:200]
@@ -217,10 +338,41 @@ def thread_hints(parsed: Any) -> Threading:
         tagged = threading.conversation_number_from_subject(parsed.subject or "")
         if tagged is not None and _is_participant(tagged, parsed.from_address or ""):
             number = tagged
+    if number is None:
+        number = _customer_thread(references, parsed.from_address or "")
     return Threading(number, verified)
 
 
-def _external_id(row: InboundEmail, message_id: str) -> str:
+@dataclass
+class Lookups:
+    """What a batch reads once instead of once per message (`email_process_batch`)."""
+
+    own_addresses: set[str]
+    own_domains: set[str]
+    # Message-ID -> mailboxes of the rows already ingested with it (the E03 check below), for
+    # the Message-IDs in `prefetched`; kept up to date as the batch ingests.
+    ingested_in: dict[str, set[int | None]] = field(default_factory=dict)
+    prefetched: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, rows: Sequence[InboundEmail]) -> Lookups:
+        addresses, domains = acknowledgement.own_addresses_and_domains()
+        lookups = cls(addresses, domains)
+        ids = {row.message_id_header for row in rows if row.message_id_header}
+        if ids:
+            for message_id, mailbox_id in InboundEmail.objects.filter(
+                message_id_header__in=ids, message__isnull=False
+            ).values_list("message_id_header", "mailbox_id"):
+                lookups.ingested_in.setdefault(message_id, set()).add(mailbox_id)
+        lookups.prefetched = ids
+        return lookups
+
+    def ingested(self, message_id: str, mailbox_id: int | None) -> None:
+        if message_id in self.prefetched:
+            self.ingested_in.setdefault(message_id, set()).add(mailbox_id)
+
+
+def _external_id(row: InboundEmail, message_id: str, lookups: Lookups | None = None) -> str:
     """The message's id for `message_ingest`'s idempotence.
 
     The same mail delivered to two of our mailboxes makes one conversation in each (E03), so the
@@ -228,12 +380,18 @@ def _external_id(row: InboundEmail, message_id: str) -> str:
     """
     if not message_id:
         return f"sha256:{row.raw_sha256}"
-    elsewhere = (
-        InboundEmail.objects.filter(message_id_header=message_id, message__isnull=False)
-        .exclude(pk=row.pk)
-        .exclude(mailbox=row.mailbox)
-        .exists()
-    )
+    if lookups is not None and message_id in lookups.prefetched:
+        # The row itself is not ingested yet, so every mailbox listed is another row's.
+        elsewhere = any(
+            mailbox_id != row.mailbox_id for mailbox_id in lookups.ingested_in.get(message_id, ())
+        )
+    else:
+        elsewhere = (
+            InboundEmail.objects.filter(message_id_header=message_id, message__isnull=False)
+            .exclude(pk=row.pk)
+            .exclude(mailbox=row.mailbox)
+            .exists()
+        )
     if row.mailbox_id is not None and elsewhere:
         return f"{message_id}#mailbox-{row.mailbox_id}"[:MAX_KEY]
     return message_id[:MAX_KEY]
@@ -277,14 +435,20 @@ def _record_bounce(row: InboundEmail, dsn: Any) -> None:
     )
 
 
-def _ingest(row: InboundEmail) -> tuple[Any, IngestResult | None]:
-    """Parse and hand over one locked row; sets its final state. Raises on any failure."""
+def _prepare(
+    row: InboundEmail, lookups: Lookups | None = None
+) -> tuple[Any, InboundMessage | None]:
+    """Parse one locked row and say what to ingest: (parsed, the message for `message_ingest`),
+    or (parsed, None) with the row's final state set (a delivery report, our own address).
+    Raises on any failure; writes only inside a savepoint (a bounce)."""
     parsed = parser.parse_email(bytes(row.raw), max_attachment_bytes=settings.ATTACHMENT_MAX_BYTES)
     if parsed.dsn is not None:
-        _record_bounce(row, parsed.dsn)
+        with transaction.atomic():  # a savepoint: a failure leaves nothing half-written
+            _record_bounce(row, parsed.dsn)
         return parsed, None
     sender = (parsed.from_address or "").strip().lower()
-    if sender and sender in own_addresses():
+    own = lookups.own_addresses if lookups is not None else own_addresses()
+    if sender and sender in own:
         # E02: our own address is never made a requester (and never acknowledged: no loop).
         row.state = InboundEmail.State.IGNORED
         row.error = _("Sent from our own address %(address)s: no conversation.") % {
@@ -297,7 +461,7 @@ def _ingest(row: InboundEmail) -> tuple[Any, IngestResult | None]:
         parsed,
         raw_ref=f"inbound-email:{row.pk}",
         team_id=row.mailbox.team_id if row.mailbox else None,
-        external_id=_external_id(row, parsed.message_id or ""),
+        external_id=_external_id(row, parsed.message_id or "", lookups),
     )
     # The parser lists every reference; only the verified ones may thread (see thread_hints).
     inbound = dataclasses.replace(
@@ -306,19 +470,41 @@ def _ingest(row: InboundEmail) -> tuple[Any, IngestResult | None]:
         conversation_number=hints.conversation_number,
         thread_on_open=False,
     )
-    result = message_ingest(inbound)
+    if lookups is not None and parsed.message_id:
+        lookups.ingested(parsed.message_id, row.mailbox_id)
+    return parsed, inbound
+
+
+def _ingested(row: InboundEmail, result: IngestResult) -> None:
     row.state = InboundEmail.State.INGESTED
     row.message = result.message
     row.error = ""
     row.processed_at = timezone.now()
+
+
+def _ingest(row: InboundEmail, lookups: Lookups | None = None) -> tuple[Any, IngestResult | None]:
+    """Parse and hand over one locked row; sets its final state. Raises on any failure."""
+    parsed, inbound = _prepare(row, lookups)
+    if inbound is None:
+        return parsed, None
+    result = message_ingest(inbound)
+    _ingested(row, result)
     return parsed, result
 
 
-def email_process(inbound_email: InboundEmail) -> InboundEmail:
+def _acknowledges(row: InboundEmail, acknowledge: bool | None) -> bool:
+    """Whether to acknowledge this row's mail: imported mail (history from another system)
+    only when the import asked for it (`import_mail --acknowledge`)."""
+    return row.source != InboundEmail.Source.IMPORT if acknowledge is None else acknowledge
+
+
+def email_process(inbound_email: InboundEmail, *, acknowledge: bool | None = None) -> InboundEmail:
     """Turn one stored message into a conversation message, or quarantine it.
 
     Idempotent: a row already processed (ingested, bounce, ignored, quarantined) is returned as
     is. Never raises for a bad message: the error is kept on the row for an admin to see.
+    `acknowledge` (None: every row but imported ones) says whether a new conversation may get
+    its acknowledgement.
     """
     try:
         with transaction.atomic():
@@ -329,23 +515,169 @@ def email_process(inbound_email: InboundEmail) -> InboundEmail:
             )
             if row.state != InboundEmail.State.RECEIVED:
                 return row
-            parsed, result = _ingest(row)
+            lookups = Lookups.load([row])  # our addresses read once for both uses
+            parsed, result = _ingest(row, lookups)
             row.save(update_fields=["state", "message", "error", "processed_at"])
-            if result is not None:
-                _acknowledge(row, parsed, result)
+            if result is not None and _acknowledges(row, acknowledge):
+                _acknowledge(row, parsed, result, lookups)
         return row
     except Exception as exc:
         logger.warning("Inbound email %s quarantined: %s", inbound_email.pk, exc)
         return _quarantine(inbound_email.pk, _error_summary(exc))
 
 
-def _acknowledge(row: InboundEmail, parsed: Any, result: IngestResult) -> None:
-    """Queue the acknowledgement in the ingest's transaction; its failure never loses the mail."""
+def _acknowledge(
+    row: InboundEmail,
+    parsed: Any,
+    result: IngestResult,
+    lookups: Lookups | None = None,
+    *,
+    savepoint: bool = True,
+) -> None:
+    """Queue the acknowledgement in the ingest's transaction; its failure never loses the mail.
+
+    `savepoint=False` (a batch's first pass) lets a failure propagate instead: the batch is then
+    replayed with savepoints.
+    """
+    if not result.created or not result.conversation_created or row.mailbox is None:
+        return  # nothing to acknowledge: spare the savepoint
+    own = (lookups.own_addresses, lookups.own_domains) if lookups is not None else None
+    if not savepoint:
+        outbound.acknowledge_after_ingest(row, parsed, result, own=own)
+        return
     try:
         with transaction.atomic():
-            outbound.acknowledge_after_ingest(row, parsed, result)
+            outbound.acknowledge_after_ingest(row, parsed, result, own=own)
     except Exception:
         logger.exception("Acknowledgement for inbound email %s failed", row.pk)
+
+
+class _Replay(Exception):
+    """A message failed in a way only a savepoint can undo: replay the batch with savepoints."""
+
+
+def email_process_batch(
+    rows: Sequence[InboundEmail], *, acknowledge: bool | None = None
+) -> list[InboundEmail]:
+    """`email_process` for several stored rows with one commit; the same outcome for each row.
+
+    One transaction for the batch. The first pass parses every row, then hands the messages to
+    `message_ingest_many` at once (set-based writes, the ingest hooks in batch form). A message
+    refused before anything of it was written (the parser's refusal, a refusal by
+    `message_ingest_many`, which writes nothing then) is quarantined and the batch goes on; any
+    other failure rolls the whole batch back and it is replayed with a savepoint per message (as
+    `email_process` would), so that the failing message is undone and quarantined alone. Should
+    that fail too (the database, not a message), each row is processed on its own. Per-batch
+    reads (our addresses, copies in other mailboxes, teams) are done once, and the
+    acknowledgements' send tasks are enqueued together after the commit. Rows another worker
+    holds or has processed are returned as they are now. `acknowledge` as for `email_process`.
+    """
+    if not rows:
+        return []
+    try:
+        with outbound.enqueue_batched():
+            try:
+                done = _process_batch(rows, safe=False, acknowledge=acknowledge)
+            except _Replay as replay:
+                logger.info("Replaying a batch of inbound emails with savepoints: %s", replay)
+                done = _process_batch(rows, safe=True, acknowledge=acknowledge)
+    except Exception:
+        logger.exception("Batch of %s inbound emails failed; processing one by one", len(rows))
+        return [email_process(row, acknowledge=acknowledge) for row in rows]
+    if len(done) == len(rows):
+        return [done[row.pk] for row in rows]
+    others = InboundEmail.objects.select_related("mailbox").in_bulk(
+        [row.pk for row in rows if row.pk not in done]
+    )
+    return [done.get(row.pk) or others[row.pk] for row in rows]
+
+
+def _process_batch(
+    rows: Sequence[InboundEmail], *, safe: bool, acknowledge: bool | None = None
+) -> dict[int, InboundEmail]:
+    done: dict[int, InboundEmail] = {}
+    with ingest_lookups_cached(), transaction.atomic(durable=True):
+        mine = set(
+            InboundEmail.objects.select_for_update()
+            .filter(pk__in=[row.pk for row in rows], state=InboundEmail.State.RECEIVED)
+            .values_list("pk", flat=True)
+        )
+        lookups = Lookups.load([row for row in rows if row.pk in mine])
+        pending: list[tuple[InboundEmail, Any, InboundMessage]] = []
+        for row in rows:
+            if row.pk not in mine or row.pk in done:
+                continue
+            done[row.pk] = row
+            if safe:
+                try:
+                    with transaction.atomic():
+                        parsed, result = _ingest(row, lookups)
+                        if result is not None and _acknowledges(row, acknowledge):
+                            _acknowledge(row, parsed, result, lookups)
+                except Exception as exc:
+                    _quarantine_row(row, exc)
+                continue
+            try:
+                parsed, inbound = _prepare(row, lookups)
+            except Exception as exc:
+                if isinstance(exc, DatabaseError) or transaction.get_rollback():
+                    # The transaction may be broken (PostgreSQL) or hold writes of this message.
+                    raise _Replay(f"inbound email {row.pk}: {exc}") from exc
+                # Nothing of it was written: `_prepare` writes only inside savepoints.
+                _quarantine_row(row, exc)
+                continue
+            if inbound is not None:
+                pending.append((row, parsed, inbound))
+        if pending:
+            _ingest_pending(pending, lookups, acknowledge)
+        _rows_save(list(done.values()))
+    return done
+
+
+def _rows_save(rows: list[InboundEmail]) -> None:
+    """Write the batch's row states: they commit together, so with one processing time. A plain
+    UPDATE per state and error; the message links, one per row, in one CASE statement."""
+    now = timezone.now()
+    for row in rows:
+        row.processed_at = now
+    rows_update(rows, ["state", "error", "processed_at"])
+    linked = [row for row in rows if row.message_id is not None]
+    if linked:
+        InboundEmail.objects.bulk_update(linked, ["message"])
+
+
+def _ingest_pending(
+    pending: list[tuple[InboundEmail, Any, InboundMessage]],
+    lookups: Lookups,
+    acknowledge: bool | None,
+) -> None:
+    """The batch's first pass: every parsed message through `message_ingest_many` at once."""
+    try:
+        try:
+            results = message_ingest_many([inbound for _row, _parsed, inbound in pending])
+        except IngestRefused as refused:
+            # Nothing was written: quarantine the refused ones, ingest the others.
+            for index, exc in refused.errors.items():
+                _quarantine_row(pending[index][0], exc)
+            pending = [item for i, item in enumerate(pending) if i not in refused.errors]
+            results = message_ingest_many([inbound for _row, _parsed, inbound in pending])
+    except Exception as exc:
+        raise _Replay(f"ingesting a batch of {len(pending)}: {exc}") from exc
+    for (row, parsed, _inbound), result in zip(pending, results, strict=True):
+        _ingested(row, result)
+        if _acknowledges(row, acknowledge):
+            try:
+                _acknowledge(row, parsed, result, lookups, savepoint=False)
+            except Exception as exc:
+                raise _Replay(f"acknowledging inbound email {row.pk}: {exc}") from exc
+
+
+def _quarantine_row(row: InboundEmail, exc: BaseException) -> None:
+    logger.warning("Inbound email %s quarantined: %s", row.pk, exc)
+    row.state = InboundEmail.State.QUARANTINED
+    row.message = None
+    row.error = _error_summary(exc)
+    row.processed_at = timezone.now()
 
 
 def _quarantine(pk: int, error: str) -> InboundEmail:

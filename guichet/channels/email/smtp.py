@@ -53,26 +53,36 @@ def _mailbox_id(address: str) -> int | None:
     return mailbox.pk if mailbox else None
 
 
-def _store(raw: bytes, mail_from: str, recipients: list[str]) -> list[int]:
-    """One stored row per recipient mailbox; returns the ids of rows still to process."""
+def _store(raw: bytes, mail_from: str, recipients: list[str]) -> tuple[list[bool], list[int]]:
+    """One stored row per recipient mailbox, each committed on its own.
+
+    Returns whether each recipient's copy is stored (in `recipients` order) and the ids of rows
+    still to process. A copy that could not be stored is logged and reported as not stored; the
+    others are kept (LMTP answers each recipient: only the failed ones are retried).
+    """
     to_process: list[int] = []
-    seen: set[int | None] = set()
+    stored: dict[int | None, bool] = {}
+    result: list[bool] = []
     for address in recipients:
-        mailbox = mailbox_for_address(address)
-        key = mailbox.pk if mailbox else None
-        if key in seen:
-            continue
-        seen.add(key)
-        received = email_store(
-            raw=raw,
-            mailbox=mailbox,
-            source=InboundEmail.Source.SMTP,
-            envelope_from=mail_from,
-            envelope_to=address,
-        )
-        if received.inbound_email.state == InboundEmail.State.RECEIVED:
-            to_process.append(received.inbound_email.pk)
-    return to_process
+        try:
+            mailbox = mailbox_for_address(address)
+            key = mailbox.pk if mailbox else None
+            if key not in stored:
+                received = email_store(
+                    raw=raw,
+                    mailbox=mailbox,
+                    source=InboundEmail.Source.SMTP,
+                    envelope_from=mail_from,
+                    envelope_to=address,
+                )
+                stored[key] = True
+                if received.inbound_email.state == InboundEmail.State.RECEIVED:
+                    to_process.append(received.inbound_email.pk)
+            result.append(stored[key])
+        except Exception:
+            logger.exception("Could not store a message for %s", address)
+            result.append(False)
+    return result, to_process
 
 
 def _process(ids: list[int]) -> None:
@@ -114,17 +124,22 @@ class InboundHandler:
         recipients = list(envelope.rcpt_tos)
         raw = with_return_path(raw, envelope.mail_from or "")
         try:
-            ids = await self._in_thread(_store, raw, envelope.mail_from or "", recipients)
+            stored, ids = await self._in_thread(_store, raw, envelope.mail_from or "", recipients)
         except Exception:
             logger.exception("Could not store a message for %s", recipients)
-            return self._reply(STORE_FAILED, len(recipients))
+            stored, ids = [False] * len(recipients), []
         if ids:
             self.process_executor.submit(_db, _process, ids)
-        return self._reply(ACCEPTED, len(recipients))
+        return self._reply(stored)
 
-    def _reply(self, status: str, recipients: int) -> str:
-        # LMTP (RFC 2033 §4.2) answers DATA once per accepted recipient.
-        return "\r\n".join([status] * max(recipients, 1)) if self.lmtp else status
+    def _reply(self, stored: list[bool]) -> str:
+        if self.lmtp:
+            # LMTP (RFC 2033 §4.2): one answer per accepted recipient, in RCPT order, so that
+            # the client retries only the copies that were not stored.
+            return "\r\n".join(ACCEPTED if ok else STORE_FAILED for ok in stored or [False])
+        # SMTP has one answer: 451 unless every copy is stored (a retry of the stored ones is
+        # absorbed by the dedupe key).
+        return ACCEPTED if stored and all(stored) else STORE_FAILED
 
     def recover(self) -> None:
         """Process rows a previous run stored but did not process (a crash after the 250)."""

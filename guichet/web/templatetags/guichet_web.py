@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guichet.conversations.models import Channel, Event, Priority, Status
 from guichet.customers.identities import format_phone
@@ -124,7 +125,65 @@ def event_text(event: Event) -> str:
         return _("set aside the attachment “%(name)s” (too large)") % {
             "name": data.get("filename", "")
         }
+    text = _channel_event_text(verb, data)
+    if text:
+        return text
     return _("recorded “%(verb)s”") % {"verb": verb}
+
+
+# Events of the channels and of triage whose sentence needs nothing but the verb.
+PLAIN_EVENT_TEXTS = {
+    "acknowledgement.sent": gettext_lazy("sent the acknowledgement (when a person will answer)"),
+    "chat.acknowledged": gettext_lazy("said no agent was online and when a person will answer"),
+    "chat.contact_left": gettext_lazy("left contact details in the chat"),
+    "callback.requested": gettext_lazy("asked to be called back"),
+    "callback.taken": gettext_lazy("took the callback request"),
+    "callback.cancelled": gettext_lazy("cancelled the callback request"),
+    "sms.sent": gettext_lazy("sent the SMS"),
+    "sms.delivered": gettext_lazy("the SMS was delivered"),
+    "sms.failed": gettext_lazy("could not send the SMS"),
+    "sms.opted_out": gettext_lazy("asked to receive no more SMS (STOP)"),
+    "sms.opted_in": gettext_lazy("accepted SMS again (START)"),
+    "sla.at_risk": gettext_lazy("flagged the conversation at risk of missing its due time"),
+    "paper.letter_ready": gettext_lazy("prepared the reply letter (PDF)"),
+    "paper.letter_failed": gettext_lazy("could not prepare the reply letter"),
+    "counter.ticket_taken": gettext_lazy("took a number at the counter"),
+    "counter.ticket_called": gettext_lazy("called the visitor to a desk"),
+    "counter.ticket_recalled": gettext_lazy("called the visitor again"),
+    "counter.ticket_served": gettext_lazy("served the visitor at the counter"),
+    "counter.ticket_absent": gettext_lazy("marked the visitor absent"),
+    "counter.visit_linked": gettext_lazy("linked a counter visit to this conversation"),
+    "appointment.cancelled": gettext_lazy("cancelled the appointment"),
+    "appointment.reminded": gettext_lazy("sent the appointment reminder"),
+    "appointment.attended": gettext_lazy("recorded that the customer came"),
+    "appointment.no_show": gettext_lazy("recorded a missed appointment (no-show)"),
+    "triage.corrected": gettext_lazy("corrected an automatic decision"),
+}
+
+
+def _channel_event_text(verb: str, data: dict[str, Any]) -> str:
+    """Sentences for the events channels and triage record ("" when the verb is unknown)."""
+    if verb in PLAIN_EVENT_TEXTS:
+        return str(PLAIN_EVENT_TEXTS[verb])
+    if verb == "call.logged":
+        minutes = max(1, round((data.get("duration_seconds") or 0) / 60))
+        if data.get("direction") == "outbound":
+            return _("called the customer (%(minutes)s min)") % {"minutes": minutes}
+        return _("took a call from the customer (%(minutes)s min)") % {"minutes": minutes}
+    if verb == "callback.attempted":
+        return _("tried to call back: %(outcome)s") % {"outcome": data.get("outcome", "?")}
+    if verb in ("sms.blocked", "sms.acknowledgement_skipped", "email.acknowledgement_skipped"):
+        return _("sent no automatic message (%(reason)s)") % {"reason": data.get("reason", "?")}
+    if verb == "paper.ocr_failed":
+        return _("could not read the scanned letter (OCR failed)")
+    if verb == "customer.changed":
+        return _("linked this conversation to another customer")
+    if verb in ("appointment.booked", "appointment.rescheduled"):
+        values = {"type": data.get("type", ""), "when": _when(data.get("starts_at"))}
+        if verb == "appointment.booked":
+            return _("booked an appointment (%(type)s) for %(when)s") % values
+        return _("moved the appointment (%(type)s) to %(when)s") % values
+    return ""
 
 
 @register.simple_tag(takes_context=True)

@@ -22,9 +22,9 @@ from django.utils import translation
 
 from guichet.accounts.models import Site, Team, User
 from guichet.channels.email import threading
-from guichet.channels.email.acknowledgement import clock, format_due, opening_hours
 from guichet.channels.email.models import OutboundEmail
 from guichet.channels.email.services import email_process, email_receive
+from guichet.channels.promise import clock, format_due, opening_hours
 from guichet.conversations.models import Conversation
 from guichet.core.models import Calendar
 from tests.channels.email.inbound_support import make_mailbox, raw_email

@@ -134,3 +134,20 @@ def test_admins_see_the_quarantine_and_can_reprocess(
     assert response.status_code == 200
     quarantined.refresh_from_db()
     assert quarantined.state == InboundEmail.State.INGESTED
+
+
+def test_the_mail_processes_serve_starts_run_a_round(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` runs these with --loop; one round of each must work with nothing to do."""
+    from guichet.channels.email.management.commands import mail_poll
+    from guichet.web.management.commands.serve import GRACEFUL_SIGNAL, MAIL_PROCESSES
+
+    monkeypatch.setattr(mail_poll, "close_old_connections", lambda: None)  # the test's transaction
+
+    assert set(MAIL_PROCESSES) <= set(GRACEFUL_SIGNAL)
+    for command in MAIL_PROCESSES.values():
+        name, *args = [arg for arg in command if arg != "--loop"]
+        out, err = StringIO(), StringIO()
+        call_command(name, *args, stdout=out, stderr=err)
+        assert err.getvalue() == ""

@@ -183,6 +183,28 @@ def test_a_subject_tag_from_the_customer_joins(team: Team) -> None:
     assert services.thread_hints(_parsed(tagged)).conversation_number == conversation.number
 
 
+def test_a_follow_up_to_the_customers_own_mail_joins_but_not_from_a_stranger(team: Team) -> None:
+    first = receive(raw_email(subject="Carte bloquée", message_id="<claire-1@example.org>"))
+    conversation = first.message.conversation
+    # "I forgot the attachment": Claire answers her own mail (no acknowledgement in between).
+    follow_up = raw_email(
+        subject="Re: Carte bloquée",
+        message_id="<claire-2@example.org>",
+        in_reply_to="<claire-1@example.org>",
+    )
+    assert receive(follow_up).message.conversation == conversation
+    # Someone else quoting Claire's Message-ID (a forwarded thread, a guess) starts afresh.
+    stranger = raw_email(
+        sender="mallory@evil.test",
+        subject="Re: Carte bloquée",
+        message_id="<mallory-1@evil.test>",
+        references="<claire-1@example.org>",
+    )
+    row = receive(stranger)
+    assert row.message.conversation != conversation
+    assert services.thread_hints(_parsed(stranger)).conversation_number is None
+
+
 def _parsed(raw: bytes) -> Any:
     from guichet.channels.email.parser import parse_email
 

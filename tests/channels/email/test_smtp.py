@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import DatabaseError
 
 from guichet.accounts.models import Team
 from guichet.channels.email import services
+from guichet.channels.email import smtp as smtp_module
 from guichet.channels.email.models import InboundEmail
 from guichet.channels.email.smtp import InboundServer
 from guichet.conversations.models import Conversation
@@ -198,3 +200,33 @@ def test_with_return_path_drops_folded_client_headers() -> None:
     assert with_return_path(raw, "e@f.example") == (
         b"Return-Path: <e@f.example>\r\nSubject: x\r\nFrom: c@d.example\r\n\r\nbody\r\n"
     )
+
+
+def test_lmtp_answers_each_recipient_with_its_own_outcome(
+    team: Team, other_team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 2033 §4.2: a copy that could not be stored gets 451, the stored one 250."""
+    make_mailbox("cartes@banque.test", team=team)
+    credits = make_mailbox("credits@banque.test", team=other_team)
+    real_store = smtp_module.email_store
+
+    def failing_for_credits(**kwargs: Any) -> Any:
+        if kwargs["mailbox"] == credits:
+            raise DatabaseError("disk full")
+        return real_store(**kwargs)
+
+    monkeypatch.setattr(smtp_module, "email_store", failing_for_credits)
+    for server in _server(lmtp=True):
+        with smtplib.LMTP("127.0.0.1", server.port, timeout=10) as client:
+            client.ehlo()
+            client.mail("c@example.org")
+            client.rcpt("cartes@banque.test")
+            client.rcpt("credits@banque.test")
+            code, _text = client.data(raw_email())
+            assert code == 250  # the first recipient: stored
+            code, text = client.getreply()
+            assert code == 451 and b"4.3.0" in text
+    _wait_processed(1)
+    assert list(InboundEmail.objects.values_list("mailbox__address", flat=True)) == [
+        "cartes@banque.test"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ class Command(BaseCommand):
             conversations=options["conversations"],
             seed=options["seed"],
             datasets_dir=options["datasets"],
-            progress=options["verbosity"] >= 1,
+            # A progress bar on a terminal; in a log it would be hundreds of lines of noise.
+            progress=options["verbosity"] >= 1 and sys.stderr.isatty(),
         )
         if options["verbosity"] >= 1:
             source = "the shared datasets" if result.used_datasets else "built-in sentences"

@@ -24,7 +24,18 @@ from guichet.core.conf import BASE_DIR, env
 
 STARTUP_TIMEOUT_SECONDS = 60
 DATABASE_TASKS_BACKEND = "django_tasks_db.DatabaseBackend"
-GRACEFUL_SIGNAL = {"web server": signal.SIGTERM, "task worker": signal.SIGINT}
+GRACEFUL_SIGNAL = {
+    "web server": signal.SIGTERM,
+    "task worker": signal.SIGINT,
+    "outbox sweep": signal.SIGINT,
+    "mail poller": signal.SIGTERM,
+}
+# Mail work that must run all the time (issue 3): sending what is due in the outbox and putting
+# back rows left "sending" by a worker that died, and polling the IMAP mailboxes (none: idle).
+MAIL_PROCESSES = {
+    "outbox sweep": ["outbox_drain", "--loop", "--interval", "30", "-v", "0"],
+    "mail poller": ["mail_poll", "--loop", "-v", "0"],
+}
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -84,6 +95,11 @@ class Command(BaseCommand):
             help="gunicorn worker processes (default: the WEB_WORKERS setting)",
         )
         parser.add_argument("--no-worker", action="store_true", help="do not start a task worker")
+        parser.add_argument(
+            "--no-mail",
+            action="store_true",
+            help="do not start the outbox sweep and the IMAP poller",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host: str = options["host"]
@@ -138,25 +154,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
 
+        # uvicorn serving config.asgi: pages and the chat's WebSockets on one origin.
+        from guichet.channels.chat.server import web_server_command
+
         processes["web server"] = subprocess.Popen(  # noqa: S603
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "config.wsgi:application",
-                "--chdir",
-                str(BASE_DIR),
-                "--bind",
-                f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                "--workers",
-                str(workers),
-                "--graceful-timeout",
-                "10",
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "warning",
-            ],
+            web_server_command(host=host, port=port, workers=workers),
             preexec_fn=preexec,
         )
         if options["no_worker"]:
@@ -168,6 +170,11 @@ class Command(BaseCommand):
                 [python, manage, "db_worker", "--queue-name", "*"],
                 preexec_fn=preexec,
             )
+        if not options["no_mail"]:
+            for name, command in MAIL_PROCESSES.items():
+                processes[name] = subprocess.Popen(  # noqa: S603
+                    [python, manage, *command], preexec_fn=preexec
+                )
 
         self._wait_until_listening(host, port, processes["web server"], stop)
         shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::1", "::") else host  # noqa: S104

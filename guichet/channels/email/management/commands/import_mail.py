@@ -11,7 +11,16 @@ from tqdm import tqdm
 
 from guichet.channels.email.mailfiles import count_messages, iter_messages, recipient_addresses
 from guichet.channels.email.models import InboundEmail, Mailbox
-from guichet.channels.email.services import email_process, email_store
+from guichet.channels.email.services import (
+    Incoming,
+    Received,
+    email_process_batch,
+    email_store,
+    email_store_batch,
+)
+from guichet.conversations.services import ingest_helpers
+
+BATCH_BYTES = 32 * 1024 * 1024  # a batch also ends once its messages reach this size
 
 
 class Command(BaseCommand):
@@ -28,6 +37,27 @@ class Command(BaseCommand):
             default=None,
             help="mailbox address to file everything under (default: the first mailbox found "
             "in Delivered-To, To or Cc; else none, and the default team)",
+        )
+        parser.add_argument(
+            "--batch",
+            type=int,
+            default=100,
+            help="messages stored and processed per transaction (100); each message still "
+            "succeeds or is quarantined on its own",
+        )
+        parser.add_argument(
+            "--acknowledge",
+            action="store_true",
+            help="send the mailboxes' acknowledgements for the conversations the import opens "
+            "(default: none; imported mail is history, its senders were answered elsewhere)",
+        )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=0,
+            help="helper processes for triage's intent model, besides this one (default 0: "
+            "none). Worth it only with idle cores: on a shared 2-core machine one helper was "
+            "no faster (docs/email.md)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -51,25 +81,23 @@ class Command(BaseCommand):
             disable=options["no_progress"],
             file=self.stderr,
         )
-        for reference, raw in progress:
-            mailbox = forced or next(
-                (mailboxes[a] for a in recipient_addresses(raw) if a in mailboxes), None
-            )
-            try:
-                received = email_store(
-                    raw=raw,
-                    mailbox=mailbox,
-                    source=InboundEmail.Source.IMPORT,
-                    envelope_to=reference,
+        if options["batch"] < 1:
+            raise CommandError("--batch must be at least 1")
+        if options["processes"] < 0:
+            raise CommandError("--processes must be 0 or more")
+        batch: list[Incoming] = []
+        size = 0
+        with ingest_helpers(processes=options["processes"]):
+            for reference, raw in progress:
+                mailbox = forced or next(
+                    (mailboxes[a] for a in recipient_addresses(raw) if a in mailboxes), None
                 )
-            except Exception as exc:
-                counts["not stored"] += 1
-                self.stderr.write(f"{reference}: not stored: {exc}")
-                continue
-            if received.duplicate:
-                counts["duplicates"] += 1
-                continue
-            counts[email_process(received.inbound_email).state] += 1
+                batch.append(Incoming(raw=raw, mailbox=mailbox, envelope_to=reference))
+                size += len(raw)
+                if len(batch) >= options["batch"] or size >= BATCH_BYTES:
+                    self._import(batch, counts, acknowledge=options["acknowledge"])
+                    batch, size = [], 0
+            self._import(batch, counts, acknowledge=options["acknowledge"])
         self.stdout.write(
             f"{total} messages: {counts[InboundEmail.State.INGESTED]} ingested, "
             f"{counts['duplicates']} duplicates skipped, "
@@ -81,3 +109,37 @@ class Command(BaseCommand):
         )
         if counts["not stored"]:
             raise CommandError("Some messages could not be stored; see above.")
+
+    def _import(self, batch: list[Incoming], counts: Counter[str], *, acknowledge: bool) -> None:
+        """Store the batch (one commit), then ingest or quarantine each message (one more)."""
+        if not batch:
+            return
+        source = InboundEmail.Source.IMPORT
+        try:
+            received = email_store_batch(batch, source=source)
+        except Exception:
+            received = [r for r in (self._store_one(item, counts) for item in batch) if r]
+        fresh: list[InboundEmail] = []
+        for item in received:
+            if not item.duplicate:
+                fresh.append(item.inbound_email)
+            elif item.inbound_email.state == InboundEmail.State.RECEIVED:
+                # Stored by an earlier run that stopped before processing it: process it now.
+                fresh.append(item.inbound_email)
+            else:
+                counts["duplicates"] += 1
+        for row in email_process_batch(fresh, acknowledge=acknowledge):
+            counts[row.state] += 1
+
+    def _store_one(self, item: Incoming, counts: Counter[str]) -> Received | None:
+        try:
+            return email_store(
+                raw=item.raw,
+                mailbox=item.mailbox,
+                source=InboundEmail.Source.IMPORT,
+                envelope_to=item.envelope_to,
+            )
+        except Exception as exc:
+            counts["not stored"] += 1
+            self.stderr.write(f"{item.envelope_to}: not stored: {exc}")
+            return None

@@ -34,6 +34,8 @@ class Command(BaseCommand):
             # Rows a crashed run stored but did not ingest go first.
             email_process_pending()
             for result in poll_all(batch=options["batch"]):
+                if options["verbosity"] < 1 and not result.error:
+                    continue  # -v 0 (as `serve` runs it): only errors
                 if result.skipped:
                     line = f"{result.mailbox}: another poller is at work, skipped"
                 else:
@@ -42,6 +44,6 @@ class Command(BaseCommand):
                         + "".join(f", {n} {state}" for state, n in result.processed.items())
                         + (f"; error: {result.error}" if result.error else "")
                     )
-                self.stdout.write(line)
+                (self.stderr if result.error else self.stdout).write(line)
             if not options["loop"] or stop.wait(options["interval"]):
                 return

@@ -1,0 +1,1 @@
+"""Counter and walk-in queue."""

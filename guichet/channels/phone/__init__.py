@@ -1,0 +1,1 @@
+"""Phone and callbacks."""

@@ -1,0 +1,1 @@
+"""Web form and customer portal."""

@@ -1,0 +1,1 @@
+"""Public pages of the web form (`contact/`) and the customer portal (`portal/`)."""
