@@ -31,6 +31,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+# How long an `expect` waits for its condition (Playwright's default is 5 s). A live update
+# crosses the server thread, the channel layer and the browser, all on 2 shared cores: under a
+# loaded machine 5 s was once too short. Waiting longer costs nothing when the condition holds.
+EXPECT_TIMEOUT_MS = 15_000
 # The switch as the process had it before any browser test: restored after each browser module.
 ASYNC_UNSAFE_OUTSIDE = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
 
@@ -61,8 +65,9 @@ def browser(_async_unsafe_allowed: None) -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/system-deps.sh test")
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

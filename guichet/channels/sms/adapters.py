@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 import uuid
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Guichet-Signature"
 MAX_WEBHOOK_BYTES = 64 * 1024
 MAX_INBOUND_TEXT = 10_000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 RECEIPT_STATUSES = {
     "delivered": "delivered",
     "sent": "sent",
@@ -147,7 +149,8 @@ class SignedJsonWebhooks:
             raise WebhookRejected(400, f"{key} is required")
         if len(value) > limit:
             raise WebhookRejected(400, f"{key} is too long")
-        return value
+        # JSON may carry lone surrogates and NUL, which no database column takes: U+FFFD instead.
+        return _UNSTORABLE.sub("\ufffd", value)
 
     def parse_inbound(self, *, body: bytes, headers: Mapping[str, str]) -> InboundSms:
         data = self._json(body, headers)
