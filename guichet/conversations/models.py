@@ -194,7 +194,15 @@ class Message(models.Model):
                 name="message_unique_external_id",
             )
         ]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="msg_conv_created")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="msg_conv_created"),
+            # Few rows (waiting for their channel): the sweeps of unsent replies read them often.
+            models.Index(
+                fields=["channel", "created_at"],
+                condition=models.Q(delivery_status="queued"),
+                name="msg_queued",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.pk}"

@@ -1,7 +1,8 @@
 """Writers for conversations. Each function makes one change atomically and records its events.
 
-Views, tasks and channels call these; nothing else saves conversation rows. Side effects (sending
-a reply) run after commit.
+Views, tasks and channels call these; nothing else saves conversation rows. A reply is handed to
+its channel's sender inside its transaction (the outbox row is committed with it); the sending
+itself runs after commit.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from guichet.conversations.models import (
     Status,
     Tag,
 )
-from guichet.conversations.senders import sender_for
+from guichet.conversations.senders import Sender, sender_for
 from guichet.conversations.types import InboundMessage, IngestResult
 from guichet.core.exceptions import Conflict, InvalidInput, NotAllowed
 from guichet.core.services import rows_update, sequence_next, sequence_next_many
@@ -745,8 +746,43 @@ def conversation_reply(*, actor: User, conversation: Conversation, text: str) ->
         verb="message.sent", conversation=conversation, actor=actor, data={"message_id": message.pk}
     )
     if sender is not None:
-        transaction.on_commit(lambda: sender(message))
+        message_hand_over(message, sender=sender)
     return message
+
+
+def message_hand_over(message: Message, *, sender: Sender | None = None) -> bool:
+    """Hand a queued outbound message to its channel's sender, in the caller's transaction.
+
+    The sender writes its delivery record (outbox row) in this transaction and leaves the sending
+    to after commit (`senders`' contract). It runs in a savepoint: when it raises, what it wrote
+    is rolled back and the message is marked failed with a `message.delivery_failed` event; the
+    message itself stays. Returns False then, or when no sender is registered for the channel.
+    """
+    sender = sender or sender_for(message.channel)
+    if sender is None:
+        return False
+    # A transaction when the caller has none, so that the failure below is recorded with it.
+    with transaction.atomic(savepoint=False):
+        try:
+            with transaction.atomic():
+                sender(message)
+        except Exception as exc:
+            logger.exception("The %s sender failed on message %s", message.channel, message.pk)
+            message_delivery_status_set(message_id=message.pk, status=Message.DeliveryStatus.FAILED)
+            message.delivery_status = Message.DeliveryStatus.FAILED
+            event_record(
+                verb="message.delivery_failed",
+                conversation=message.conversation,
+                actor_name=str(Channel(message.channel).label),
+                data={
+                    "message_id": message.pk,
+                    "channel": message.channel,
+                    "reason": "sender_error",
+                    "error": type(exc).__name__,
+                },
+            )
+            return False
+    return True
 
 
 @transaction.atomic

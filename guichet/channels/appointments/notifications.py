@@ -3,7 +3,8 @@
 Each notice is an outbound message on the appointment's conversation (so the timeline shows what
 was sent), with the `.ics` as its attachment. Email goes through the email outbox (retries,
 Message-ID, delivery status); SMS goes through the "sms" sender when a channel registered one.
-The messages are written in the caller's transaction and handed to the senders after commit.
+The messages are written in the caller's transaction and handed to the senders there (their
+outbox rows are committed with them); the sending itself runs after commit.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -24,6 +24,7 @@ from guichet.channels.appointments.models import Appointment, AppointmentType
 from guichet.conversations.content import store_bytes
 from guichet.conversations.models import Attachment, Message
 from guichet.conversations.senders import sender_for
+from guichet.conversations.services import message_hand_over
 
 logger = logging.getLogger(__name__)
 
@@ -141,10 +142,12 @@ def ics_bytes(appointment: Appointment, *, cancelled: bool = False) -> bytes:
 
 
 def notices_queue(appointment: Appointment, kind: str) -> list[Message]:
-    """Write the outbound notices (email, SMS) and hand them to their senders after commit.
+    """Write the outbound notices (email, SMS) and hand them to their senders, whose outbox rows
+    are written with them (the sending runs after commit).
 
     Call inside the transaction of the change. A channel that cannot send (no address, no SMS
-    sender installed) is skipped: the booking itself is never refused for it.
+    sender installed) is skipped, and a sender that fails marks its notice failed: the booking
+    itself is never refused for it.
     """
     language = appointment.language or settings.LANGUAGE_CODE
     messages: list[Message] = []
@@ -166,7 +169,7 @@ def notices_queue(appointment: Appointment, kind: str) -> list[Message]:
         if appointment.phone and sender_for("sms") is not None:
             messages.append(_message_create(appointment, "sms", sms_text(appointment, kind)))
     for message in messages:
-        _send_on_commit(message)
+        message_hand_over(message)
     return messages
 
 
@@ -180,16 +183,3 @@ def _message_create(appointment: Appointment, channel: str, text: str) -> Messag
         text=text,
         delivery_status=Message.DeliveryStatus.QUEUED,
     )
-
-
-def _send_on_commit(message: Message) -> None:
-    def send() -> None:
-        sender = sender_for(message.channel)
-        if sender is None:
-            return
-        try:
-            sender(message)
-        except Exception:  # the notice is recorded; a sender problem must not break the booking
-            logger.exception("Could not hand appointment notice %s to its sender", message.pk)
-
-    transaction.on_commit(send)

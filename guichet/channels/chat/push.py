@@ -22,6 +22,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from guichet.channels.chat import selectors
 from guichet.channels.chat.selectors import ChatLine
@@ -158,7 +159,13 @@ def lines_push_sync(conversation: Conversation, lines: list[ChatLine]) -> None:
 
 
 def chat_sender(message: Message) -> None:
-    """The sender registered for channel "chat": runs after the reply's commit."""
+    """The sender registered for channel "chat": called inside the reply's transaction, it
+    pushes after commit (the reply itself is the transcript: no outbox row to write)."""
+    transaction.on_commit(lambda: _reply_push(message))
+
+
+def _reply_push(message: Message) -> None:
+    """After the reply's commit: push it, or list it within `replies_collected`."""
     collected = _collected.get()
     if collected is not None:
         collected.append(message)

@@ -34,6 +34,8 @@ OWN_ADDRESS = "own_address"
 ALREADY_ACKNOWLEDGED = "already_acknowledged"
 SENDER_CAP = "sender_cap"
 PERSON_NEEDED = "person_needed"  # triage handed the conversation straight to a person
+STALE_IMPORT = "stale_import"  # imported mail dated more than a day ago: its sender moved on
+STALE_AFTER = timedelta(days=1)
 
 
 def own_addresses_and_domains() -> tuple[set[str], set[str]]:
@@ -50,16 +52,20 @@ def acknowledgement_refusal(
     conversation: Conversation,
     now: datetime,
     own: tuple[set[str], set[str]] | None = None,
+    imported: bool = False,
 ) -> str:
     """Why no acknowledgement may be sent for this mail ("" when one may).
 
     Call in the transaction that created the conversation (or with its row locked), so that two
     deliveries cannot both pass the once-per-conversation rule. The hourly cap is race-proof: the
     customer's row is locked first, so concurrent deliveries from one sender count one after the
-    other. `own`: `own_addresses_and_domains()` when the caller has it.
+    other. `own`: `own_addresses_and_domains()` when the caller has it. `imported`: the mail
+    came from `import_mail --acknowledge`; mail written more than a day ago is never answered.
     """
     if parsed.auto_submitted:
         return f"{AUTO_SUBMITTED}:{parsed.auto_submitted}"
+    if imported and parsed.date is not None and parsed.date < now - STALE_AFTER:
+        return STALE_IMPORT
     if not automatic_reply_allowed(conversation):
         return PERSON_NEEDED
     sender = (parsed.from_address or "").strip().lower()

@@ -50,7 +50,9 @@ class InboundEmail(models.Model):
     """One raw message as received, stored durably before it is acknowledged (RFC 5321 §6.1).
 
     Keyed on (mailbox, dedupe key): the Message-ID when present, else the SHA-256 of the raw
-    bytes, so a re-poll, a restart or a second delivery creates nothing twice.
+    bytes, so a re-poll, a restart or a second delivery creates nothing twice. A different body
+    under a Message-ID already stored is another message: its key is `midb:` + the SHA-256 of
+    the Message-ID and the body.
     """
 
     class State(models.TextChoices):
@@ -77,6 +79,9 @@ class InboundEmail(models.Model):
     # synchronous_commit on PostgreSQL) is what makes "stored" durable before we acknowledge.
     raw = models.BinaryField()
     raw_sha256 = models.CharField(max_length=64)
+    # SHA-256 of the body: tells a re-delivery (same Message-ID, same body) from a different
+    # message reusing a Message-ID (`services.body_digest`). Empty on rows stored before it.
+    body_sha256 = models.CharField(max_length=64, blank=True, default="")
     raw_size = models.PositiveBigIntegerField()
     envelope_from = models.CharField(max_length=255, blank=True)
     envelope_to = models.CharField(max_length=255, blank=True)

@@ -12,6 +12,11 @@ sees the second as the same message.
 While a row is "sending", `next_attempt_at` holds the time the attempt started: the sweep reads
 it to find attempts that have been running for too long.
 
+The outbox row of a reply is written in the reply's own transaction (`email_sender`), so a crash
+loses both or neither. `outbox_sweep_unsent` (run by `outbox_drain`) still looks for a queued
+reply without a row (written by an older version, or when the sender was not registered): it
+queues it, or marks it failed with the reason on the timeline, so none stays "queued" forever.
+
 Which automatic mail may be sent at all (RFC 3834, no loops) is decided in `acknowledgement.py`.
 """
 
@@ -32,7 +37,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.html import linebreaks
@@ -51,6 +56,8 @@ from guichet.customers.models import Identity
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=10)
+# A queued email message this old without its outbox row was not handed over: see the sweep.
+UNSENT_AFTER = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 MAX_ERROR = 2000
@@ -65,10 +72,12 @@ Kind = OutboundEmail.Kind
 
 
 def email_sender(message: Message) -> None:
-    """The sender registered for channel "email": runs after the reply's commit.
+    """The sender registered for channel "email" (see `conversations.senders`).
 
-    It never raises: the reply is already saved, so a problem here becomes a failed delivery on
-    the message's timeline, not an error page for the agent.
+    Runs inside the reply's transaction: the outbox row is written with the reply, and only the
+    send task is enqueued after commit (`outbox_drain` sends the row even if that fails). A
+    problem queueing becomes a failed delivery on the message's timeline, not an error page for
+    the agent: the reply itself is kept.
     """
     try:
         outbound = outbound_queue_reply(message=message)
@@ -140,7 +149,11 @@ def acknowledge_after_ingest(
         # above), so no other transaction can see it, let alone acknowledge it, before commit.
         conversation = result.conversation
         refusal = acknowledgement.acknowledgement_refusal(
-            parsed=parsed, conversation=conversation, now=timezone.now(), own=own
+            parsed=parsed,
+            conversation=conversation,
+            now=timezone.now(),
+            own=own,
+            imported=inbound_email.source == InboundEmail.Source.IMPORT,
         )
         # The rule shared by every channel: once per conversation within the window.
         refusal = refusal or acknowledgements.acknowledgement_refusal(
@@ -441,11 +454,44 @@ def outbox_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     return requeued
 
 
+def messages_unsent(*, older_than: timedelta = UNSENT_AFTER) -> QuerySet[Message]:
+    """Outbound email messages still "queued" after `older_than` that have no outbox row: a
+    reply (or notice) nobody will send unless the sweep queues it."""
+    return Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        channel="email",
+        delivery_status=Message.DeliveryStatus.QUEUED,
+        created_at__lt=timezone.now() - older_than,
+    ).exclude(Exists(OutboundEmail.objects.filter(message=OuterRef("pk"), kind=Kind.REPLY)))
+
+
+def outbox_sweep_unsent(*, older_than: timedelta = UNSENT_AFTER, limit: int = 500) -> int:
+    """Queue the messages of `messages_unsent`; those that cannot be (no address, an error) are
+    marked failed with a timeline event. Returns how many were found."""
+    unsent = list(messages_unsent(older_than=older_than).order_by("pk")[:limit])
+    for message in unsent:
+        logger.warning("Email message %s was queued without an outbox row", message.pk)
+        try:
+            with transaction.atomic():
+                # Locks the message and re-checks for a row (idempotent); records "no_address".
+                outbound = outbound_queue_reply(message=message)
+                if outbound is not None and outbound.state == State.QUEUED:
+                    _enqueue_on_commit(outbound.pk)
+        except Exception:
+            logger.exception("Could not queue the email for message %s", message.pk)
+            _message_failed(message.pk, message.conversation_id, reason="queue_error")
+    return len(unsent)
+
+
 def outbox_drain(
     *, now: datetime | None = None, limit: int = 500, stale_after: timedelta = STALE_AFTER
 ) -> dict[str, int]:
-    """Send every due row now (after the stale sweep); returns counts by outcome."""
+    """Send every due row now (after the stale sweep and the sweep of queued messages without a
+    row); returns counts by outcome."""
     counts = {"requeued": outbox_requeue_stale(older_than=stale_after)}
+    unsent = outbox_sweep_unsent(limit=limit)
+    if unsent:
+        counts["unsent"] = unsent
     due_by = now or timezone.now()
     due = list(
         OutboundEmail.objects.filter(state=State.QUEUED)

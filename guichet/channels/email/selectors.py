@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Sum
 
 from guichet.channels.email.models import InboundEmail, Mailbox, OutboundEmail
+from guichet.channels.email.outbound import messages_unsent
 
 
 def mail_status() -> dict[str, Any]:
@@ -18,6 +19,9 @@ def mail_status() -> dict[str, Any]:
     for row in OutboundEmail.objects.values("state").annotate(n=Count("id")):
         outbox[row["state"]] = row["n"]
     duplicates = InboundEmail.objects.aggregate(n=Sum("duplicates"))["n"] or 0
+    # Distinct messages stored under a Message-ID another message already used (kept, not
+    # absorbed as duplicates): see `services.reused_key_for`.
+    reused = InboundEmail.objects.filter(dedupe_key__startswith="midb:").count()
     oldest_pending = (
         InboundEmail.objects.filter(state=InboundEmail.State.RECEIVED)
         .order_by("received_at")
@@ -40,11 +44,14 @@ def mail_status() -> dict[str, Any]:
             "ingested": inbound[InboundEmail.State.INGESTED],
             "quarantined": inbound[InboundEmail.State.QUARANTINED],
             "duplicates_skipped": duplicates,
+            "message_id_reused": reused,
             "waiting": inbound[InboundEmail.State.RECEIVED],
             "oldest_waiting_since": oldest_pending.isoformat() if oldest_pending else None,
             "delivery_reports": inbound[InboundEmail.State.BOUNCE],
             "ignored": inbound[InboundEmail.State.IGNORED],
         },
         "outbox": outbox,
+        # Queued replies with no outbox row after a few minutes (`outbound.outbox_sweep_unsent`).
+        "unsent_replies": messages_unsent().count(),
         "mailboxes": mailboxes,
     }

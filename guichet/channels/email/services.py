@@ -55,6 +55,7 @@ MAX_KEY = 255  # InboundEmail.dedupe_key, message_id_header
 MAX_ERROR = 4000
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+REUSED_PREFIX = "midb:"  # dedupe keys of messages that reuse a Message-ID (see `reused_key_for`)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,72 @@ def dedupe_key_for(raw: bytes, message_id: str) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def _existing(mailbox: Mailbox | None, key: str) -> InboundEmail | None:
-    found = InboundEmail.objects.filter(dedupe_key=key)
+def body_digest(raw: bytes) -> str:
+    """SHA-256 of the body (everything after the header block), line endings normalised.
+
+    A re-delivery of one message keeps its body while its transport headers (`Received`,
+    `Delivered-To`, `Return-Path`) change, and SMTP hands us CRLF where a file import has LF.
+    """
+    end = _HEADER_END.search(raw)
+    body = b"" if end is None else raw[end.end() :]
+    return hashlib.sha256(body.replace(b"\r\n", b"\n").rstrip()).hexdigest()
+
+
+def reused_key_for(message_id: str, body_sha256: str) -> str:
+    """The key of a *different* message that reuses a Message-ID already stored (scanners,
+    web-form scripts and some mailers send a fixed one): the Message-ID and the body together."""
+    identity = f"{message_id}\0{body_sha256}".encode("utf-8", "replace")
+    return REUSED_PREFIX + hashlib.sha256(identity).hexdigest()
+
+
+def _stored_body_digest(row: InboundEmail) -> str:
+    # Rows stored before the column existed have none: read it from their raw bytes.
+    return row.body_sha256 or body_digest(bytes(row.raw))
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """How one message is identified in the store (see `_key_for`)."""
+
+    message_id: str
+    primary: str  # `mid:…`, or `sha256:…` without a Message-ID
+    reused: str  # `midb:…`: this Message-ID with this body; "" without a Message-ID
+    body_sha256: str
+
+    @classmethod
+    def of(cls, raw: bytes) -> _Keys:
+        message_id = message_id_of(raw)
+        body = body_digest(raw)
+        if not message_id:
+            return cls("", dedupe_key_for(raw, ""), "", body)
+        return cls(
+            message_id, dedupe_key_for(raw, message_id), reused_key_for(message_id, body), body
+        )
+
+    def wanted(self) -> list[str]:
+        return [key for key in (self.primary, self.reused) if key]
+
+
+def _key_for(keys: _Keys, found: dict[str, InboundEmail]) -> tuple[str, InboundEmail | None]:
+    """(the key to store the message under, or the stored row it duplicates).
+
+    Only a true re-delivery is absorbed: the same Message-ID **and** the same body. Another
+    message under a Message-ID already stored is kept under its own key ("Message-ID reused").
+    """
+    if keys.reused and keys.reused in found:
+        return keys.reused, found[keys.reused]
+    first = found.get(keys.primary)
+    if first is None:
+        return keys.primary, None
+    if not keys.reused or _stored_body_digest(first) == keys.body_sha256:
+        return keys.primary, first
+    return keys.reused, None
+
+
+def _existing(mailbox: Mailbox | None, keys: Sequence[str]) -> dict[str, InboundEmail]:
+    found = InboundEmail.objects.filter(dedupe_key__in=list(keys)).defer("raw")
     found = found.filter(mailbox=mailbox) if mailbox else found.filter(mailbox__isnull=True)
-    return found.first()
+    return {row.dedupe_key: row for row in found}
 
 
 def _count_duplicate(row: InboundEmail) -> Received:
@@ -114,31 +177,33 @@ def email_store(
     envelope_to: str = "",
 ) -> Received:
     """Store the raw message and commit (a durable transaction: never inside a caller's)."""
-    message_id = message_id_of(raw)
-    key = dedupe_key_for(raw, message_id)
-    existing = _existing(mailbox, key)
-    if existing is not None:
-        return _count_duplicate(existing)
-    try:
-        with transaction.atomic(durable=True):
-            row = InboundEmail.objects.create(
-                mailbox=mailbox,
-                source=source,
-                dedupe_key=key,
-                message_id_header=message_id[:MAX_KEY],
-                raw=raw,
-                raw_sha256=hashlib.sha256(raw).hexdigest(),
-                raw_size=len(raw),
-                envelope_from=envelope_from[:255],
-                envelope_to=envelope_to[:255],
-            )
-    except IntegrityError:
-        # A concurrent delivery of the same message committed first.
-        existing = _existing(mailbox, key)
-        if existing is None:
-            raise
-        return _count_duplicate(existing)
-    return Received(row, duplicate=False)
+    keys = _Keys.of(raw)
+    for attempt in range(2):
+        key, duplicate_of = _key_for(keys, _existing(mailbox, keys.wanted()))
+        if duplicate_of is not None:
+            return _count_duplicate(duplicate_of)
+        try:
+            with transaction.atomic(durable=True):
+                row = InboundEmail.objects.create(
+                    mailbox=mailbox,
+                    source=source,
+                    dedupe_key=key,
+                    message_id_header=keys.message_id[:MAX_KEY],
+                    raw=raw,
+                    raw_sha256=hashlib.sha256(raw).hexdigest(),
+                    body_sha256=keys.body_sha256,
+                    raw_size=len(raw),
+                    envelope_from=envelope_from[:255],
+                    envelope_to=envelope_to[:255],
+                )
+        except IntegrityError:
+            # A concurrent delivery committed that key first: look again (a duplicate of it, or
+            # a different message under the same Message-ID).
+            if attempt:
+                raise
+            continue
+        return Received(row, duplicate=False)
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -161,46 +226,42 @@ def email_store_batch(items: Sequence[Incoming], *, source: str) -> list[Receive
     """
     if not items:
         return []
-    keyed: list[tuple[Incoming, str, str, str]] = []  # item, Message-ID, dedupe key, sha256
-    for item in items:
-        message_id = message_id_of(item.raw)
-        digest = hashlib.sha256(item.raw).hexdigest()
-        key = f"sha256:{digest}" if not message_id else dedupe_key_for(item.raw, message_id)
-        keyed.append((item, message_id, key, digest))
+    keyed = [(item, _Keys.of(item.raw)) for item in items]
     by_mailbox: dict[Mailbox | None, set[str]] = {}
-    for item, _mid, key, _digest in keyed:
-        by_mailbox.setdefault(item.mailbox, set()).add(key)
+    for item, keys in keyed:
+        by_mailbox.setdefault(item.mailbox, set()).update(keys.wanted())
     wanted = Q(pk__in=[])
-    for mailbox, keys in by_mailbox.items():
+    for mailbox, wanted_keys in by_mailbox.items():
         # Per mailbox, so that each lookup uses its unique index.
         if mailbox is None:
-            wanted |= Q(mailbox__isnull=True, dedupe_key__in=keys)
+            wanted |= Q(mailbox__isnull=True, dedupe_key__in=wanted_keys)
         else:
-            wanted |= Q(mailbox=mailbox, dedupe_key__in=keys)
-    known: dict[tuple[int | None, str], InboundEmail] = {
-        (row.mailbox_id, row.dedupe_key): row
-        # Without the raw bytes: a duplicate's are not needed (read on access if ever).
-        for row in InboundEmail.objects.filter(wanted).select_related("mailbox").defer("raw")
-    }
+            wanted |= Q(mailbox=mailbox, dedupe_key__in=wanted_keys)
+    known: dict[int | None, dict[str, InboundEmail]] = {}
+    # Without the raw bytes: a duplicate's are not needed (read on access if ever).
+    for row in InboundEmail.objects.filter(wanted).select_related("mailbox").defer("raw"):
+        known.setdefault(row.mailbox_id, {})[row.dedupe_key] = row
     results: list[tuple[InboundEmail, bool]] = []
     new_rows: list[InboundEmail] = []
-    for item, message_id, key, digest in keyed:
-        slot = (item.mailbox.pk if item.mailbox else None, key)
-        if slot in known:
-            results.append((known[slot], True))
+    for item, keys in keyed:
+        found = known.setdefault(item.mailbox.pk if item.mailbox else None, {})
+        key, duplicate_of = _key_for(keys, found)
+        if duplicate_of is not None:
+            results.append((duplicate_of, True))
             continue
         row = InboundEmail(
             mailbox=item.mailbox,
             source=source,
             dedupe_key=key,
-            message_id_header=message_id[:MAX_KEY],
+            message_id_header=keys.message_id[:MAX_KEY],
             raw=item.raw,
-            raw_sha256=digest,
+            raw_sha256=hashlib.sha256(item.raw).hexdigest(),
+            body_sha256=keys.body_sha256,
             raw_size=len(item.raw),
             envelope_from=item.envelope_from[:255],
             envelope_to=item.envelope_to[:255],
         )
-        known[slot] = row
+        found[key] = row
         new_rows.append(row)
         results.append((row, False))
     duplicates = Counter(id(row) for row, duplicate in results if duplicate)
@@ -317,6 +378,9 @@ def _customer_thread(references: Sequence[str], address: str) -> int | None:
 class Threading:
     conversation_number: int | None
     verified_references: tuple[str, ...]
+    # A genuine reference to this conversation, from an address that is not its customer's: the
+    # mail opens its own conversation instead (a forwarded mail, a shared mailbox; issue 12).
+    refused_number: int | None = None
 
 
 def thread_hints(parsed: Any) -> Threading:
@@ -334,6 +398,8 @@ def thread_hints(parsed: Any) -> Threading:
         )
     )
     number = threading.conversation_number_from_references(list(verified)) if verified else None
+    if number is not None and not _is_participant(number, parsed.from_address or ""):
+        return Threading(None, (), refused_number=number)
     if number is None:
         tagged = threading.conversation_number_from_subject(parsed.subject or "")
         if tagged is not None and _is_participant(tagged, parsed.from_address or ""):
@@ -380,6 +446,9 @@ def _external_id(row: InboundEmail, message_id: str, lookups: Lookups | None = N
     """
     if not message_id:
         return f"sha256:{row.raw_sha256}"
+    if row.dedupe_key.startswith(REUSED_PREFIX):
+        # Another message reusing a Message-ID: an id of its own, or ingest would skip it.
+        return f"{message_id[: MAX_KEY - 30]}#{row.dedupe_key[:21]}"
     if lookups is not None and message_id in lookups.prefetched:
         # The row itself is not ingested yet, so every mailbox listed is another row's.
         elsewhere = any(
@@ -472,7 +541,15 @@ def _prepare(
     )
     if lookups is not None and parsed.message_id:
         lookups.ingested(parsed.message_id, row.mailbox_id)
+    _REFUSED_THREADS.pop(row.pk, None)  # an earlier, failed attempt at this row
+    if hints.refused_number is not None:
+        _REFUSED_THREADS[row.pk] = (hints.refused_number, parsed.from_address or "")
     return parsed, inbound
+
+
+# Rows whose genuine thread reference was refused (`Threading.refused_number`), from `_prepare`
+# to `_ingested` of the same transaction: (the conversation referenced, the sender's address).
+_REFUSED_THREADS: dict[int, tuple[int, str]] = {}
 
 
 def _ingested(row: InboundEmail, result: IngestResult) -> None:
@@ -480,6 +557,14 @@ def _ingested(row: InboundEmail, result: IngestResult) -> None:
     row.message = result.message
     row.error = ""
     row.processed_at = timezone.now()
+    refused = _REFUSED_THREADS.pop(row.pk, None)
+    if refused is not None and result.created:
+        event_record(
+            verb="email.thread_refused",
+            conversation=result.conversation,
+            actor_name=_("Email"),
+            data={"number": refused[0], "from": refused[1][:254]},
+        )
 
 
 def _ingest(row: InboundEmail, lookups: Lookups | None = None) -> tuple[Any, IngestResult | None]:

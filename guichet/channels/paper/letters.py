@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -54,10 +55,16 @@ def letter_pdf(message: Message) -> bytes:
 
 
 def paper_sender(message: Message) -> None:
-    """The sender of channel "paper": runs after the reply's commit, never raises."""
-    try:
-        from guichet.channels.paper.tasks import paper_letter_render
+    """The sender of channel "paper": called inside the reply's transaction, it queues the
+    rendering after commit (the PDF, attached to the reply, is its delivery record)."""
+    message_id = message.pk
 
-        paper_letter_render.enqueue(message.pk)
-    except Exception:
-        logger.exception("Could not queue the letter for message %s", message.pk)
+    def enqueue() -> None:
+        try:
+            from guichet.channels.paper.tasks import paper_letter_render
+
+            paper_letter_render.enqueue(message_id)
+        except Exception:
+            logger.exception("Could not queue the letter for message %s", message_id)
+
+    transaction.on_commit(enqueue)

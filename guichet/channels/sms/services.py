@@ -148,7 +148,8 @@ def sms_opt_in(*, number: str, word: str = "START") -> bool:
 
 
 def sms_sender(message: Message) -> None:
-    """The sender registered for channel "sms": runs after the reply's commit, never raises."""
+    """The sender registered for channel "sms": called inside the reply's transaction, it writes
+    the outbox row there and enqueues the send task after commit; never raises."""
     try:
         outbound = outbound_queue_reply(message=message)
     except Exception:

@@ -139,6 +139,7 @@ PLAIN_EVENT_TEXTS = {
     "callback.requested": gettext_lazy("asked to be called back"),
     "callback.taken": gettext_lazy("took the callback request"),
     "callback.cancelled": gettext_lazy("cancelled the callback request"),
+    "message.delivery_failed": gettext_lazy("could not hand the message over for sending"),
     "sms.sent": gettext_lazy("sent the SMS"),
     "sms.delivered": gettext_lazy("the SMS was delivered"),
     "sms.failed": gettext_lazy("could not send the SMS"),
@@ -174,6 +175,11 @@ def _channel_event_text(verb: str, data: dict[str, Any]) -> str:
         return _("tried to call back: %(outcome)s") % {"outcome": data.get("outcome", "?")}
     if verb in ("sms.blocked", "sms.acknowledgement_skipped", "email.acknowledgement_skipped"):
         return _("sent no automatic message (%(reason)s)") % {"reason": data.get("reason", "?")}
+    if verb == "email.thread_refused":
+        return _(
+            "opened this conversation: %(address)s answered conversation %(number)s but is not "
+            "its customer"
+        ) % {"address": data.get("from", "?"), "number": data.get("number", "?")}
     if verb == "paper.ocr_failed":
         return _("could not read the scanned letter (OCR failed)")
     if verb == "customer.changed":

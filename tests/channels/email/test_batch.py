@@ -9,6 +9,7 @@ per-message cost of an import grows.
 from __future__ import annotations
 
 import mailbox as mailbox_lib
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from guichet.channels.email.services import (
     email_store_batch,
 )
 from guichet.conversations import hooks
-from guichet.conversations.models import Conversation, Message
+from guichet.conversations.models import Conversation, Event, Message
 from guichet.conversations.services import IngestRefused
 from guichet.core.exceptions import InvalidInput
 
@@ -268,6 +269,21 @@ def test_import_mail_acknowledges_only_when_asked(tmp_path: Path, box: Mailbox) 
     )
     assert "3 messages: 3 ingested" in out.getvalue()
     assert OutboundEmail.objects.filter(kind=OutboundEmail.Kind.ACKNOWLEDGEMENT).count() == 3
+
+
+def test_import_never_acknowledges_mail_dated_more_than_a_day_ago(
+    tmp_path: Path, box: Mailbox
+) -> None:
+    maildir = mailbox_lib.Maildir(tmp_path / "Maildir", create=True)
+    fresh, old = _mails(2)
+    maildir.add(fresh)
+    maildir.add(re.sub(rb"Date: [^\r\n]+", b"Date: Tue, 03 Mar 2020 09:15:00 +0100", old, count=1))
+    call_command("import_mail", str(tmp_path), "--acknowledge", "--no-progress", stdout=StringIO())
+    acknowledged = OutboundEmail.objects.values_list("conversation__subject", flat=True)
+    assert list(acknowledged) == ["Demande 0"]
+    skipped = Event.objects.get(verb="email.acknowledgement_skipped")
+    assert skipped.data["reason"] == "stale_import"
+    assert skipped.conversation.subject == "Demande 1"
 
 
 # Queries per imported message (new sender, new conversation, acknowledgement queued), ingest

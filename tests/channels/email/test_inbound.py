@@ -143,19 +143,43 @@ def test_a_reply_to_our_signed_message_id_joins_the_conversation(team: Team, age
     queued = outbound_queue_reply(message=reply)  # what the email sender does after commit
     assert queued is not None
     ours = queued.message_id_header.strip("<>")
-    # A colleague of the customer answers from another address: our signed id is enough.
-    colleague = raw_email(
-        sender="colleague@example.net",
-        subject="Re: something else",
-        in_reply_to=f"<{ours}>",
-        references=f"<unrelated@x> <{ours}>",
+    # The customer answers: our signed id threads it.
+    answer = raw_email(
+        subject="Re: x", in_reply_to=f"<{ours}>", references=f"<unrelated@x> <{ours}>"
     )
-    assert receive(colleague, mailbox).message.conversation == conversation
+    assert receive(answer, mailbox).message.conversation == conversation
     # The customer quoting only a signed id (no stored message with it) joins by number.
     signed = make_message_id(conversation_number=conversation.number, domain="banque.test")
     customer = receive(raw_email(subject="Re: x", references=f"<{signed}>"), mailbox)
     assert customer.message.conversation == conversation
     assert Conversation.objects.count() == 1
+
+
+def test_a_stranger_holding_our_message_id_opens_a_conversation_of_their_own(
+    team: Team, agent: Any
+) -> None:
+    """Issue 12 point 10: a forwarded mail or a shared mailbox gives a stranger one of our genuine
+    Message-IDs; their answer must not land in the customer's thread under a name they chose."""
+    mailbox = make_mailbox(team=team)
+    conversation = receive(raw_email(), mailbox).message.conversation
+    reply = conversation_reply(actor=agent, conversation=conversation, text="Nous regardons.")
+    queued = outbound_queue_reply(message=reply)
+    assert queued is not None
+    ours = queued.message_id_header.strip("<>")
+    stranger = raw_email(
+        sender="Claire Dubois <intrus@example.net>",  # the customer's name, another address
+        subject="Re: Carte bloquée",
+        in_reply_to=f"<{ours}>",
+        references=f"<{ours}>",
+        body="Merci de virer le remboursement sur FR76 0000 0000 0000.",
+    )
+    message = receive(stranger, mailbox).message
+    assert message.conversation != conversation
+    assert not conversation.messages.filter(text__contains="FR76").exists()
+    event = Event.objects.get(verb="email.thread_refused")
+    assert event.conversation == message.conversation
+    assert event.data == {"number": conversation.number, "from": "intrus@example.net"}
+    assert message.conversation.customer.identities.get().value == "intrus@example.net"
 
 
 def test_a_forged_message_id_or_a_strangers_subject_tag_opens_a_new_conversation(

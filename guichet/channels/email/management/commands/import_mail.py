@@ -1,4 +1,4 @@
-"""`manage.py import_mail PATH…`: import .eml files, Maildir folders and mbox files."""
+"""`manage.py import_mail PATH…`: import message files, Maildir folders and mbox files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from guichet.channels.email.mailfiles import count_messages, iter_messages, recipient_addresses
+from guichet.channels.email.mailfiles import (
+    Source,
+    count_messages,
+    iter_messages,
+    recipient_addresses,
+)
 from guichet.channels.email.models import InboundEmail, Mailbox
 from guichet.channels.email.services import (
     Incoming,
@@ -25,13 +30,16 @@ BATCH_BYTES = 32 * 1024 * 1024  # a batch also ends once its messages reach this
 
 class Command(BaseCommand):
     help = (
-        "Import mail from .eml files, Maildir folders and mbox files (e.g. from another "
-        "helpdesk). Each message is stored, then ingested or quarantined; importing twice "
-        "creates nothing twice."
+        "Import mail from message files, Maildir folders and mbox files (e.g. from another "
+        "helpdesk). Files are taken by their content, whatever their name; those that are not "
+        "mail are listed and skipped. Each message is stored, then ingested or quarantined; "
+        "importing twice creates nothing twice."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("paths", nargs="+", type=Path, help=".eml file, Maildir or mbox")
+        parser.add_argument(
+            "paths", nargs="+", type=Path, help="message file, Maildir, mbox, or a folder of them"
+        )
         parser.add_argument(
             "--mailbox",
             default=None,
@@ -73,7 +81,10 @@ class Command(BaseCommand):
                 raise CommandError(f"No mailbox {options['mailbox']}; add it with mailbox_add.")
         mailboxes = {mailbox.address.lower(): mailbox for mailbox in Mailbox.objects.all()}
         counts: Counter[str] = Counter()
-        total = count_messages(paths)
+        skipped: list[Source] = []
+        total = count_messages(paths, skipped=skipped)
+        for source in skipped:
+            self.stderr.write(f"{source.path}: skipped, {source.reason}")
         progress = tqdm(
             iter_messages(paths),
             total=total,
@@ -103,7 +114,8 @@ class Command(BaseCommand):
             f"{counts['duplicates']} duplicates skipped, "
             f"{counts[InboundEmail.State.QUARANTINED]} quarantined, "
             f"{counts[InboundEmail.State.BOUNCE]} delivery reports, "
-            f"{counts[InboundEmail.State.IGNORED]} ignored"
+            f"{counts[InboundEmail.State.IGNORED]} ignored, "
+            f"{len(skipped)} files skipped (not mail)"
             + (f", {counts['not stored']} NOT STORED" if counts["not stored"] else "")
             + "."
         )
@@ -119,16 +131,17 @@ class Command(BaseCommand):
             received = email_store_batch(batch, source=source)
         except Exception:
             received = [r for r in (self._store_one(item, counts) for item in batch) if r]
-        fresh: list[InboundEmail] = []
+        fresh: dict[int, InboundEmail] = {}
         for item in received:
-            if not item.duplicate:
-                fresh.append(item.inbound_email)
-            elif item.inbound_email.state == InboundEmail.State.RECEIVED:
-                # Stored by an earlier run that stopped before processing it: process it now.
-                fresh.append(item.inbound_email)
+            row = item.inbound_email
+            if row.pk in fresh:
+                counts["duplicates"] += 1  # twice in this batch: processed once, counted once
+            elif not item.duplicate or row.state == InboundEmail.State.RECEIVED:
+                # New, or stored by an earlier run that stopped before processing it.
+                fresh[row.pk] = row
             else:
                 counts["duplicates"] += 1
-        for row in email_process_batch(fresh, acknowledge=acknowledge):
+        for row in email_process_batch(list(fresh.values()), acknowledge=acknowledge):
             counts[row.state] += 1
 
     def _store_one(self, item: Incoming, counts: Counter[str]) -> Received | None:

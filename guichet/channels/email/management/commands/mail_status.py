@@ -28,6 +28,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Inbound: {inbound['ingested']} ingested, {inbound['quarantined']} quarantined, "
             f"{inbound['waiting']} waiting, {inbound['duplicates_skipped']} duplicates skipped, "
+            f"{inbound['message_id_reused']} Message-ID reused (kept as distinct messages), "
             f"{inbound['delivery_reports']} delivery reports, {inbound['ignored']} ignored"
         )
         if inbound["oldest_waiting_since"]:
@@ -35,6 +36,11 @@ class Command(BaseCommand):
         self.stdout.write(
             "Outbox: " + ", ".join(f"{n} {state}" for state, n in status["outbox"].items())
         )
+        if status["unsent_replies"]:
+            self.stdout.write(
+                f"  {status['unsent_replies']} replies queued without an outbox row "
+                "(`outbox_drain` queues them)"
+            )
         for mailbox in status["mailboxes"]:
             polled = mailbox["last_poll_at"] or ("never" if mailbox["imap"] else "no IMAP")
             line = f"  {mailbox['address']}: last poll {polled}"
