@@ -64,7 +64,7 @@ def test_customer_and_agent_chat_live(new_page: Any, team: Any, agent: User) -> 
         "Bonjour Jeanne, je la débloque tout de suite.",
         "Merci !",
     ]
-    assert not Event.objects.filter(verb="chat.acknowledged").exists()  # a person was there
+    assert not Event.objects.filter(verb="acknowledgement.sent").exists()  # a person was there
     assert_accessible(customer)
     assert_accessible(console)
 

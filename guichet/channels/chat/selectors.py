@@ -15,13 +15,16 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import Team, User
+from guichet.channels import acknowledgements
 from guichet.channels.chat.models import AgentPresence
 from guichet.channels.promise import format_due, team_zone
 from guichet.conversations.models import ACTIVE_STATUSES, Conversation, Event, Message
 from guichet.conversations.selectors import visible_conversations
 from guichet.customers.models import Customer, Identity
 
-ACKNOWLEDGED = "chat.acknowledged"
+# The chat's acknowledgement is the shared one (`channels.acknowledgements`), with channel "chat":
+# one window across channels, and triage's stop on automatic replies applies to it.
+ACKNOWLEDGED = acknowledgements.VERB
 MAX_CONSOLE_ROWS = 50
 
 
@@ -151,7 +154,7 @@ def acknowledgement_line(conversation: Conversation, event: Event) -> ChatLine:
 def chat_transcript(*, conversation: Conversation, after: datetime | None = None) -> list[ChatLine]:
     """Customer-visible lines (messages, not internal notes; the acknowledgement) in time order."""
     messages = conversation.messages.exclude(direction=Message.Direction.NOTE)
-    events = conversation.events.filter(verb=ACKNOWLEDGED)
+    events = conversation.events.filter(verb=ACKNOWLEDGED, data__channel="chat")
     if after is not None:
         messages = messages.filter(created_at__gt=after)
         events = events.filter(created_at__gt=after)

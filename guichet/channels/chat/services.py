@@ -25,9 +25,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
+from guichet.channels.acknowledgements import acknowledgement_allowed, acknowledgement_record
 from guichet.channels.chat import selectors
 from guichet.channels.chat.models import AgentPresence
-from guichet.channels.chat.selectors import ACKNOWLEDGED, ChatLine
+from guichet.channels.chat.selectors import ChatLine
 from guichet.conversations.content import clean_text
 from guichet.conversations.hooks import ingest_hooks_deferred, ingest_hooks_run_many
 from guichet.conversations.models import Conversation, Event, Message
@@ -247,9 +248,10 @@ def chat_message_settle_many(batch: Sequence[ChatReceived]) -> list[ChatSettled]
                 team = conversation.team
                 if conversation.team_id not in available:
                     available[conversation.team_id] = selectors.agents_available(team=team)
-                if (
-                    not available[conversation.team_id]
-                    and not conversation.events.filter(verb=ACKNOWLEDGED).exists()
+                # The shared rule (once per window across channels; none when triage handed
+                # the chat straight to a person): the widget still says no one is online.
+                if not available[conversation.team_id] and acknowledgement_allowed(
+                    conversation, "chat"
                 ):
                     event = _acknowledge(conversation)
                     lines.append(selectors.acknowledgement_line(conversation, event))
@@ -267,10 +269,9 @@ def chat_message_settle_many(batch: Sequence[ChatReceived]) -> list[ChatSettled]
 def _acknowledge(conversation: Conversation) -> Event:
     """The time-to-human promise, once per conversation (DESIGN promises 2 and 3)."""
     due = conversation.first_human_response_due
-    return event_record(
-        verb=ACKNOWLEDGED,
+    return acknowledgement_record(
         conversation=conversation,
-        actor_name=_("Chat"),
+        channel="chat",
         data={"due": due.isoformat() if due else "", "reason": "no_agent_online"},
     )
 

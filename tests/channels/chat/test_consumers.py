@@ -35,9 +35,14 @@ def open_ws(live: LiveAsgi, path: str, cookie: str = "", origin: str = "") -> Cl
     return connect(live.ws + path, origin=origin or live.url, additional_headers=headers)  # type: ignore[arg-type]
 
 
+# How long to wait for a frame: a wait on a condition, so generous. The first message of a
+# process loads triage's models, and CI's 2 cores may be shared with another suite.
+FRAME_TIMEOUT = 30
+
+
 def receive_type(ws: ClientConnection, kind: str) -> dict[str, Any]:
     for _ in range(10):
-        frame = json.loads(ws.recv(timeout=5))
+        frame = json.loads(ws.recv(timeout=FRAME_TIMEOUT))
         if frame["type"] == kind:
             return frame
     raise AssertionError(f"no {kind} frame")
@@ -83,9 +88,9 @@ def test_visitor_junk_gets_errors_and_stores_nothing(server: LiveAsgi, team: Any
         kinds = []
         for junk in ("not json", "[1, 2]", '{"type": "message", "text": ""}', "x" * 30000):
             visitor.send(junk)
-            frame = json.loads(visitor.recv(timeout=5))
+            frame = json.loads(visitor.recv(timeout=FRAME_TIMEOUT))
             if frame["type"] == "session":
-                frame = json.loads(visitor.recv(timeout=5))
+                frame = json.loads(visitor.recv(timeout=FRAME_TIMEOUT))
             kinds.append(frame["type"])
     assert kinds == ["error"] * 4
     assert not Conversation.objects.exists()

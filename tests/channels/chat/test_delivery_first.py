@@ -56,7 +56,7 @@ def test_store_holds_the_hooks_back_and_settle_runs_them(team: Team, other_team:
     assert [line.kind for line in settled.lines] == ["notice"]
     # Settled again (it should not be): still one acknowledgement.
     services.chat_message_settle(received)
-    assert Conversation.objects.get().events.filter(verb="chat.acknowledged").count() == 1
+    assert Conversation.objects.get().events.filter(verb="acknowledgement.sent").count() == 1
 
 
 @pytest.mark.django_db
@@ -180,5 +180,5 @@ def test_a_settled_batch_triages_every_message_and_says_once_that_a_chat_moved(
     # No agent of the new team is online: each new chat acknowledged once, on its first message.
     assert [[line.kind for line in s.lines] for s in settled] == [["notice"], [], ["notice"]]
     for conversation in Conversation.objects.all():
-        assert conversation.events.filter(verb="chat.acknowledged").count() == 1
+        assert conversation.events.filter(verb="acknowledgement.sent").count() == 1
         assert conversation.team == other_team

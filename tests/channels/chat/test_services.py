@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from guichet.accounts.models import User
+from guichet.channels.acknowledgements import RECENT, acknowledgement_refusal
 from guichet.channels.chat import selectors, services
 from guichet.channels.chat.models import AgentPresence
 from guichet.channels.chat.visitor import visitor_from_token, visitor_id_new, visitor_token
@@ -47,6 +48,27 @@ def test_acknowledged_once_with_the_promise_when_no_agent_is_online(team: object
     events = Event.objects.filter(conversation=first.conversation, verb=selectors.ACKNOWLEDGED)
     assert events.count() == 1
     assert events.get().data["due"] == first.conversation.first_human_response_due.isoformat()
+
+
+def test_no_automatic_promise_when_the_customer_asks_for_a_person(team: object) -> None:
+    """Triage stops automatic replies on a request for a person (promise 3): the chat adds no
+    automatic line, even with no agent online (the widget itself still says no one is there)."""
+    received = services.chat_message_receive(
+        visitor_id=visitor_id_new(), text="Je veux parler à une vraie personne, pas à un robot."
+    )
+    conversation = Conversation.objects.get(pk=received.conversation.pk)
+    assert conversation.automatic_replies_stopped
+    assert [line.kind for line in received.lines] == ["inbound"]
+    assert not Event.objects.filter(verb=selectors.ACKNOWLEDGED).exists()
+
+
+def test_the_acknowledgement_window_is_shared_with_the_other_channels(team: object) -> None:
+    visitor = visitor_id_new()
+    first = services.chat_message_receive(visitor_id=visitor, text="Allô ?")
+    event = Event.objects.get(verb=selectors.ACKNOWLEDGED)
+    assert event.data["channel"] == "chat"
+    conversation = Conversation.objects.get(pk=first.conversation.pk)
+    assert acknowledgement_refusal(conversation=conversation, channel="sms") == RECENT
 
 
 def test_no_acknowledgement_when_an_agent_has_the_console_open(agent: User) -> None:
