@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -26,9 +27,15 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
+TRUSTED_PROXIES = env("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as error:
+        raise ConfigurationError(f"TRUSTED_PROXIES: {error}") from None
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "guichet.web.admin_config.GuichetAdminConfig",  # the admin, branded, with throttled sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "guichet.web.middleware.DatabaseUnavailableMiddleware",
+    "guichet.web.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -89,7 +98,11 @@ TEMPLATES = [
 ]
 
 _database_url = env("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'guichet.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# Health checks: after a database restart, the next request opens a new connection instead of
+# failing on the dead one it kept.
+DATABASES = {
+    "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -115,6 +128,8 @@ LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_MAX_ATTEMPTS = env("LOGIN_MAX_ATTEMPTS")
 LOGIN_LOCKOUT_SECONDS = env("LOGIN_LOCKOUT_SECONDS")
+LOGIN_ACCOUNT_MAX_ATTEMPTS = env("LOGIN_ACCOUNT_MAX_ATTEMPTS")
+LOGIN_ACCOUNT_LOCKOUT_SECONDS = env("LOGIN_ACCOUNT_LOCKOUT_SECONDS")
 
 LANGUAGE_CODE = env("LANGUAGE_CODE")
 LANGUAGES = [("fr", "Français"), ("en", "English")]

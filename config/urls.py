@@ -15,3 +15,8 @@ urlpatterns = [
     path("", include("guichet.triage.urls")),
     path("", include("guichet.web.urls")),
 ]
+
+# Guichet's error pages, for agents and customers alike (405: `guichet.web.middleware`).
+handler403 = "guichet.web.views.errors.forbidden"
+handler404 = "guichet.web.views.errors.not_found"
+handler500 = "guichet.web.views.errors.server_error"

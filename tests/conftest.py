@@ -26,6 +26,16 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _plain_static_storage(settings: Any) -> None:
+    """The manifest storage needs `collectstatic`; tests serve static names as they are. Every
+    page may render `{% static %}`, Guichet's error pages included (a 404 from any view)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _english_by_default(settings: Any) -> Iterator[None]:
     """Tests assert the English source strings, which French (the product's default) would
     replace as soon as they are translated; French is tested on purpose in tests/test_i18n.py."""

@@ -100,6 +100,12 @@ def test_bad_value_fails_at_start_up(tmp_path: Path) -> None:
     assert "ConfigurationError: INBOX_PAGE_SIZE" in result.stderr
 
 
+def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
+    result = _run("-c\0import django; django.setup()", tmp_path, TRUSTED_PROXIES="10.0.0.0/8,proxy")
+    assert result.returncode != 0
+    assert "ConfigurationError: TRUSTED_PROXIES" in result.stderr
+
+
 def test_check_deploy_is_clean_in_production_mode(tmp_path: Path) -> None:
     result = _run(
         "manage.py\0check\0--deploy\0--fail-level\0WARNING",

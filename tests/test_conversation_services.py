@@ -246,12 +246,14 @@ def test_second_reply_keeps_the_first_response_time_and_the_assignee(conversatio
     assert conversation.assignee == agent
 
 
-def test_reply_without_sender_is_not_queued(ingest, agent, django_capture_on_commit_callbacks):
-    conversation = ingest(channel="counter", sender_kind="phone", sender="0612345678").conversation
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        message = conversation_reply(actor=agent, conversation=conversation, text="Vu au guichet")
-    assert callbacks == []
-    assert message.delivery_status == Message.DeliveryStatus.NONE
+def test_reply_without_sender_is_refused_and_not_stored(ingest, agent):
+    # A counter visitor known only by a chat id: nothing can carry a written reply.
+    conversation = ingest(channel="counter", sender_kind="chat", sender="visit-1").conversation
+    with pytest.raises(InvalidInput, match="came in at the counter"):
+        conversation_reply(actor=agent, conversation=conversation, text="Vu au guichet")
+    conversation = reload(conversation)
+    assert conversation.first_human_response_at is None
+    assert not conversation.messages.filter(direction=Message.Direction.OUTBOUND).exists()
 
 
 def test_reply_refused_when_empty_or_closed(conversation, agent):

@@ -109,11 +109,20 @@ class User(AbstractUser):
 
 
 class LoginFailure(models.Model):
-    """One failed login, counted per account and per client address for throttling."""
+    """One failed sign-in, counted per client and account, per client and per account.
 
-    username = models.CharField(max_length=150, db_index=True)
-    address = models.CharField(max_length=64, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    `device` is set when the browser had signed in to this account before (the known-browser
+    cookie): its failures count against that browser alone, not against the shared address.
+    """
+
+    username = models.CharField(_("user name"), max_length=150, db_index=True)
+    address = models.CharField(_("client address"), max_length=64, db_index=True)
+    device = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("failed sign-in")
+        verbose_name_plural = _("failed sign-ins")
 
     def __str__(self) -> str:
         return f"{self.username} from {self.address}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from guichet.accounts.models import User
@@ -19,6 +19,7 @@ from guichet.accounts.permissions import (
     is_supervisor,
     team_ids,
 )
+from guichet.conversations import senders
 from guichet.conversations.models import (
     ACTIVE_STATUSES,
     Attachment,
@@ -57,6 +58,7 @@ class InboxFilters:
     tag: str = ""
     overdue: bool = False
     snoozed: bool = False
+    delivery_failed: bool = False  # the latest reply did not reach the customer
     sort: str = "due"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -117,6 +119,10 @@ def inbox_queryset(
         )
     if filters.overdue:
         qs = qs.filter(due_at__lt=now)
+    if filters.delivery_failed:
+        qs = qs.alias(latest_delivery=_latest_outbound_status()).filter(
+            latest_delivery=Message.DeliveryStatus.FAILED
+        )
     if filters.snoozed:
         qs = qs.filter(snoozed_until__gt=now)
     else:
@@ -133,7 +139,7 @@ def inbox_page(
     qs = inbox_queryset(user=user, filters=filters)
     total = qs.count()
     start = max(page - 1, 0) * page_size
-    rows = list(
+    rows: list[Conversation] = list(
         # Customers are fetched for the page's rows only: joining them made PostgreSQL hash the
         # whole customer table before sorting (bench/results-2026-11-21.txt).
         qs.select_related("team", "assignee")
@@ -141,6 +147,7 @@ def inbox_page(
             Prefetch("tags", queryset=Tag.objects.only("name")),
             Prefetch("customer", queryset=Customer.objects.only("display_name")),
         )
+        .annotate(latest_delivery=_latest_outbound_status())
         .only(
             "number",
             "subject",
@@ -187,17 +194,65 @@ class TimelineItem:
 
 def conversation_timeline(*, conversation: Conversation) -> list[TimelineItem]:
     """Messages, notes and events in time order (the caller already checked visibility)."""
-    messages = (
+    messages = list(
         conversation.messages.select_related("author_agent")
         .prefetch_related("attachments")
         .order_by("created_at", "id")
     )
-    events = conversation.events.exclude(
-        verb__in=["message.received", "message.sent", "note.added"]
+    events = list(
+        conversation.events.exclude(
+            verb__in=["message.received", "message.sent", "note.added"]
+        ).order_by("created_at")
     )
+    _delivery_attach(messages, events)
     items = [TimelineItem("message", m.created_at, message=m) for m in messages]
-    items += [TimelineItem("event", e.created_at, event=e) for e in events.order_by("created_at")]
+    items += [TimelineItem("event", e.created_at, event=e) for e in events]
     return sorted(items, key=lambda item: item.at)
+
+
+# Events that say why an outbound message did not leave (the latest one is shown on it).
+DELIVERY_FAILURE_VERBS = frozenset(
+    {
+        "message.delivery_failed",
+        "email.failed",
+        "email.attempt_failed",
+        "sms.blocked",
+        "sms.failed",
+        "sms.attempt_failed",
+    }
+)
+
+
+def _delivery_attach(messages: list[Message], events: list[Event]) -> None:
+    """Set `delivery` (what the channel's outbox knows, or None) and `delivery_event` (the
+    latest event explaining a failure, or None) on each message: one query per channel."""
+    found = senders.deliveries(messages)
+    failures: dict[int, Event] = {}
+    for event in events:
+        message_id = (event.data or {}).get("message_id")
+        if event.verb in DELIVERY_FAILURE_VERBS and isinstance(message_id, int):
+            failures[message_id] = event
+    for message in messages:
+        message.delivery = found.get(message.pk)  # type: ignore[attr-defined]
+        message.delivery_event = failures.get(message.pk)  # type: ignore[attr-defined]
+
+
+def failed_latest_reply(timeline: list[TimelineItem]) -> Message | None:
+    """The latest outbound message of this timeline if it failed to reach the customer."""
+    for item in reversed(timeline):
+        message = item.message
+        if message is not None and message.direction == Message.Direction.OUTBOUND:
+            failed = message.delivery_status == Message.DeliveryStatus.FAILED
+            return message if failed else None
+    return None
+
+
+def _latest_outbound_status() -> Subquery:
+    return Subquery(
+        Message.objects.filter(conversation=OuterRef("pk"), direction=Message.Direction.OUTBOUND)
+        .order_by("-created_at", "-id")
+        .values("delivery_status")[:1]
+    )
 
 
 def attachment_get(*, user: User, attachment_id: int) -> Attachment:
@@ -217,6 +272,29 @@ def visible_customers(*, user: User) -> QuerySet[Customer]:
 
 def customer_get(*, user: User, customer_id: int) -> Customer:
     return visible_customers(user=user).select_related("advisor", "merged_into").get(pk=customer_id)
+
+
+def customer_kept(*, user: User, customer_id: int) -> Customer | None:
+    """The customer that `customer_id` was merged into (following merges), if `user` may see it.
+
+    A merged customer keeps no identity nor conversation, so it is not visible itself; its old
+    address still leads to the customer kept. None when it was never merged or the customer kept
+    is out of the user's sight (then the old address stays a 404).
+    """
+    merged_into = (
+        Customer.objects.filter(pk=customer_id).values_list("merged_into_id", flat=True).first()
+    )
+    kept: int | None = None
+    seen = {customer_id}
+    while merged_into is not None and merged_into not in seen:
+        seen.add(merged_into)
+        kept = merged_into
+        merged_into = (
+            Customer.objects.filter(pk=kept).values_list("merged_into_id", flat=True).first()
+        )
+    if kept is None:
+        return None
+    return visible_customers(user=user).filter(pk=kept).first()
 
 
 def customer_conversations(*, user: User, customer: Customer) -> QuerySet[Conversation]:

@@ -50,7 +50,13 @@ from guichet.conversations.models import (
     Status,
     Tag,
 )
-from guichet.conversations.senders import Sender, sender_for
+from guichet.conversations.senders import (
+    Sender,
+    no_route_reason,
+    reply_routes,
+    sender_for,
+    senders_are_suspended,
+)
 from guichet.conversations.types import InboundMessage, IngestResult
 from guichet.core.exceptions import Conflict, InvalidInput, NotAllowed
 from guichet.core.services import rows_update, sequence_next, sequence_next_many
@@ -68,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 MAX_SUBJECT = 255
 MAX_TAGS = 20
+MAX_TAG_CHARS = 50  # Tag.name
+MAX_CUSTOMER_NAME_CHARS = 200  # Customer.display_name
 
 
 def event_record(
@@ -697,8 +705,13 @@ def conversation_open(
 
 
 @transaction.atomic
-def conversation_reply(*, actor: User, conversation: Conversation, text: str) -> Message:
-    """Answer the customer. The first answer by a person meets the first-human-response target."""
+def conversation_reply(
+    *, actor: User, conversation: Conversation, text: str, channel: str | None = None
+) -> Message:
+    """Answer the customer on `channel` (by default the first of `senders.reply_routes`: the
+    conversation's own channel when it has a sender). The first answer by a person meets the
+    first-human-response target. A channel nothing can send on is refused: the reply is not
+    stored, so it never counts as an answer the customer received."""
     text = clean_text(text).strip()
     if not text:
         raise InvalidInput(_("A reply cannot be empty."))
@@ -706,11 +719,24 @@ def conversation_reply(*, actor: User, conversation: Conversation, text: str) ->
     if conversation.status == Status.CLOSED:  # checked on the locked row, not the caller's copy
         raise InvalidInput(_("This conversation is closed."))
     now = timezone.now()
-    sender = sender_for(conversation.channel)
+    routes = [route.channel for route in reply_routes(conversation)]
+    if not routes and senders_are_suspended():
+        # Recording history (demo data, imports): the reply was given, nothing is to be sent.
+        channel, sender = conversation.channel, None
+    else:
+        if not routes:
+            raise InvalidInput(no_route_reason(conversation.channel))
+        channel = channel or routes[0]
+        if channel not in routes:
+            raise InvalidInput(
+                _("A reply to this customer cannot be sent by %(channel)s.")
+                % {"channel": Channel(channel).label if channel in Channel.values else channel}
+            )
+        sender = sender_for(channel)
     message = Message.objects.create(
         conversation=conversation,
         direction=Message.Direction.OUTBOUND,
-        channel=conversation.channel,
+        channel=channel,
         author_kind=Message.AuthorKind.AGENT,
         author_agent=actor,
         author_name=actor.display_name,
@@ -743,7 +769,10 @@ def conversation_reply(*, actor: User, conversation: Conversation, text: str) ->
         )
     _save(conversation, fields)
     event_record(
-        verb="message.sent", conversation=conversation, actor=actor, data={"message_id": message.pk}
+        verb="message.sent",
+        conversation=conversation,
+        actor=actor,
+        data={"message_id": message.pk, "channel": channel},
     )
     if sender is not None:
         message_hand_over(message, sender=sender)
@@ -1018,7 +1047,14 @@ def _awaiting_answer_since(conversation: Conversation) -> datetime:
 def conversation_set_tags(
     *, actor: User, conversation: Conversation, names: list[str]
 ) -> Conversation:
-    cleaned = sorted({name for name in (clean_text(n, 50).strip().lower() for n in names) if name})
+    cleaned = sorted({name for name in (clean_text(n).strip().lower() for n in names) if name})
+    too_long = [name for name in cleaned if len(name) > MAX_TAG_CHARS]
+    if too_long:
+        # Refused, not cut: a cut tag would silently file the conversation under another name.
+        raise InvalidInput(
+            _("A tag has at most %(n)d characters: “%(tag)s” is too long.")
+            % {"n": MAX_TAG_CHARS, "tag": too_long[0]}
+        )
     if len(cleaned) > MAX_TAGS:
         raise InvalidInput(_("At most %(n)d tags.") % {"n": MAX_TAGS})
     conversation = _lock_visible(actor, conversation)
@@ -1143,9 +1179,14 @@ def customer_edit(
     advisor: User | None,
 ) -> list[str]:
     """Change a customer's name, language and named advisor; returns the fields changed."""
+    name = clean_text(display_name).strip()
+    if len(name) > MAX_CUSTOMER_NAME_CHARS:
+        raise InvalidInput(
+            _("A name has at most %(n)d characters.") % {"n": MAX_CUSTOMER_NAME_CHARS}
+        )
     changed = customer_update(
         customer=customer,
-        display_name=clean_text(display_name, 200).strip(),
+        display_name=name,
         preferred_language=preferred_language,
         advisor=advisor,
         clear_advisor=advisor is None,

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "guichet.core"
     label = "core"
-    verbose_name = "Guichet core"
+    verbose_name = _("Calendars and opening hours")

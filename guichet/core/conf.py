@@ -111,6 +111,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated origins (`https://help.example.org`) allowed to POST, behind a proxy.",
     ),
     Setting(
+        "TRUSTED_PROXIES",
+        "list",
+        "",
+        "Comma-separated addresses or networks (`10.0.0.2`, `10.0.0.0/24`) of your reverse "
+        "proxies. A request from one of them is counted against the client named in "
+        "`X-Forwarded-For` (the right-most address that is not a proxy); empty: the connecting "
+        "address is the client, and every throttle sees the proxy as one client.",
+    ),
+    Setting(
         "TIME_ZONE",
         "str",
         "Europe/Paris",
@@ -125,9 +134,24 @@ SETTINGS: tuple[Setting, ...] = (
         "LOGIN_MAX_ATTEMPTS",
         "int",
         "5",
-        "Failed logins allowed per account and per client address within the lockout window.",
+        "Failed sign-ins allowed for one account from one client within the lockout window "
+        "(four times as many from one client across accounts); see docs/operations.md.",
     ),
     Setting("LOGIN_LOCKOUT_SECONDS", "int", "900", "Length of the login-throttling window."),
+    Setting(
+        "LOGIN_ACCOUNT_MAX_ATTEMPTS",
+        "int",
+        "50",
+        "Failed sign-ins for one account, from all clients together, after which the account is "
+        "locked for clients it has never been signed in from (known browsers still sign in).",
+    ),
+    Setting(
+        "LOGIN_ACCOUNT_LOCKOUT_SECONDS",
+        "int",
+        "300",
+        "Length of the account-wide lock window (short: it slows mass guessing without keeping "
+        "the agent out for long).",
+    ),
     Setting(
         "ATTACHMENT_MAX_BYTES",
         "int",

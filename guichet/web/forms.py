@@ -17,6 +17,7 @@ from guichet.core.exceptions import InvalidInput
 from guichet.customers.identities import normalise
 
 MAX_TEXT = 100_000
+MAX_TAG_CHARS = 50  # as conversations.services, which refuses longer tags too
 
 
 def identifier_kind(value: str) -> str:
@@ -75,6 +76,10 @@ class ReplyForm(forms.Form):
     text = forms.CharField(
         label=gettext_lazy("Reply to the customer"), widget=forms.Textarea, max_length=MAX_TEXT
     )
+    # Which way the reply leaves; the service checks it is one of the conversation's routes.
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Send by"), choices=Channel.choices, required=False
+    )
 
 
 class NoteForm(forms.Form):
@@ -122,6 +127,16 @@ class TagsForm(forms.Form):
     tags = forms.CharField(
         label=gettext_lazy("Tags (separated by commas)"), max_length=1200, required=False
     )
+
+    def clean_tags(self) -> str:
+        value: str = self.cleaned_data["tags"]
+        for name in value.split(","):
+            if len(name.strip()) > MAX_TAG_CHARS:
+                raise forms.ValidationError(
+                    _("A tag has at most %(n)d characters: “%(tag)s” is too long.")
+                    % {"n": MAX_TAG_CHARS, "tag": name.strip()}
+                )
+        return value
 
     def names(self) -> list[str]:
         return [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
@@ -202,4 +217,6 @@ class CustomerEditForm(forms.Form):
 
 
 class MergeForm(forms.Form):
-    other = forms.IntegerField(label=gettext_lazy("Number of the duplicate customer"), min_value=1)
+    other = forms.IntegerField(
+        label=gettext_lazy("Number of the duplicate customer"), min_value=1, max_value=2**63 - 1
+    )

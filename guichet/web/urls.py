@@ -3,7 +3,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from guichet.web.views import attachments, auth, conversations, customers, inbox, search
+from guichet.web.views import (
+    attachments,
+    auth,
+    conversations,
+    customers,
+    inbox,
+    outbox,
+    search,
+)
 
 urlpatterns = [
     path("login/", auth.login_view, name="login"),
@@ -23,6 +31,13 @@ urlpatterns = [
     path("c/<int:number>/snooze", conversations.conversation_snooze, name="conversation_snooze"),
     path("c/<int:number>/reply", conversations.conversation_reply, name="conversation_reply"),
     path("c/<int:number>/note", conversations.conversation_note, name="conversation_note"),
+    path(
+        "c/<int:number>/messages/<int:message_id>/retry",
+        conversations.conversation_retry,
+        name="conversation_retry",
+    ),
+    path("outbox/", outbox.outbox_page, name="outbox"),
+    path("outbox/<str:channel>/<int:outbox_id>/retry", outbox.outbox_retry, name="outbox_retry"),
     path("customers/<int:pk>/", customers.customer_page, name="customer"),
     path(
         "customers/<int:pk>/identities",

@@ -38,7 +38,7 @@ def test_console_flow(new_page, site, agent):
     page.get_by_text("Open a conversation for this visitor").click()
     page.get_by_label("What the visitor asked").fill("Opposition sur carte perdue.")
     page.get_by_role("button", name="Open the conversation").click()
-    expect(page.get_by_role("status")).to_contain_text("opened")
+    expect(page.locator(".messages[role=status]")).to_contain_text("opened")
     page.get_by_role("button", name="Served").click()
     expect(page.locator("#nobody-with-you")).to_be_visible()
     page.get_by_role("button", name="Call next").click()  # desk remembered

@@ -29,6 +29,7 @@ from guichet.channels.appointments.models import Appointment, AppointmentType
 from guichet.channels.webform import ratelimit  # the public pages share one rate limit
 from guichet.channels.webform.ratelimit import Limit
 from guichet.conversations.models import Conversation
+from guichet.core.clients import client_address
 from guichet.core.exceptions import Conflict, GuichetError, InvalidInput, NotAllowed
 from guichet.customers.models import Customer, Identity
 
@@ -151,7 +152,7 @@ def _throttled(request: HttpRequest) -> TooMany | None:
     """Count this public POST against the shared per-address hourly limit of public pages."""
     limit = ratelimit.Limit(
         "appointment-ip",
-        ratelimit.client_address(request.META),
+        client_address(request.META),
         settings.PUBLIC_HOURLY_LIMIT_PER_IP,
     )
     if ratelimit.exceeded([limit]):

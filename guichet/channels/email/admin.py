@@ -1,4 +1,5 @@
-"""Admin for mailboxes (the IMAP password is write-only) and received mail (quarantine)."""
+"""Admin for mailboxes (the IMAP password is write-only), received mail (quarantine) and the
+outbox (read-only: the worker sends, retries and marks each row)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from guichet.channels.email.models import InboundEmail, Mailbox
+from guichet.channels.email.models import InboundEmail, Mailbox, OutboundEmail
 from guichet.channels.email.services import email_reprocess
 
 
@@ -101,3 +102,24 @@ class InboundEmailAdmin(admin.ModelAdmin):
             % {"ingested": ingested, "total": len(outcomes)},
             messages.SUCCESS if ingested == len(outcomes) else messages.WARNING,
         )
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at", "kind", "to_address", "state", "attempts", "next_attempt_at", "sent_at",
+    ]  # fmt: skip
+    list_filter = ["state", "kind", "mailbox"]
+    search_fields = ["to_address", "message_id_header", "last_error"]
+    list_select_related = ["mailbox"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["conversation", "message"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

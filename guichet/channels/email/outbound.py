@@ -389,11 +389,49 @@ def _attempt_failed(outbound: OutboundEmail, exc: BaseException) -> str:
         error,
     )
     with transaction.atomic():
-        OutboundEmail.objects.filter(pk=outbound.pk, state=State.SENDING).update(
+        requeued = OutboundEmail.objects.filter(pk=outbound.pk, state=State.SENDING).update(
             state=State.QUEUED, next_attempt_at=next_at, last_error=error
         )
+        if requeued and outbound.kind == Kind.REPLY and outbound.message_id is not None:
+            # The agent learns at once that the customer has not received it (the outbox keeps
+            # trying; a later success marks the message sent).
+            changed = Message.objects.filter(
+                pk=outbound.message_id, delivery_status=Message.DeliveryStatus.QUEUED
+            ).update(delivery_status=Message.DeliveryStatus.FAILED)
+            if changed:
+                event_record(
+                    verb="email.attempt_failed",
+                    conversation=outbound.conversation,
+                    actor_name=_("Email"),
+                    data={
+                        **_event_data(outbound),
+                        "error": failure_reason(error)[:500],
+                        "next_attempt_at": next_at.isoformat(),
+                    },
+                )
         _enqueue_on_commit(outbound.pk, run_after=next_at)
     return State.QUEUED
+
+
+def failure_reason(error: str) -> str:
+    """The last error of a row in words for an agent ("the mail server refused: …")."""
+    name, _sep, detail = error.partition(": ")
+    if name.startswith("SMTP") and name not in ("SMTPServerDisconnected", "SMTPConnectError"):
+        return _("the mail server refused: %(detail)s") % {"detail": detail or name}
+    if name in (
+        "ConnectionRefusedError",
+        "SMTPServerDisconnected",
+        "SMTPConnectError",
+        "TimeoutError",
+        "socket.gaierror",
+        "gaierror",
+        "OSError",
+        "ConnectionResetError",
+    ):
+        return _("the mail server could not be reached: %(detail)s") % {"detail": detail or name}
+    if name == "NothingToSend":
+        return _("the reply was deleted before it was sent")
+    return error
 
 
 def _fail(outbound: OutboundEmail, *, error: str, permanent: bool) -> None:
@@ -402,7 +440,11 @@ def _fail(outbound: OutboundEmail, *, error: str, permanent: bool) -> None:
         changes={"state": State.FAILED, "next_attempt_at": None, "last_error": error},
         delivery_status=Message.DeliveryStatus.FAILED,
         verb="email.failed",
-        data={**_event_data(outbound), "error": error[:500], "permanent": permanent},
+        data={
+            **_event_data(outbound),
+            "error": failure_reason(error)[:500],
+            "permanent": permanent,
+        },
     )
 
 

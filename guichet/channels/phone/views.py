@@ -29,6 +29,7 @@ from guichet.channels.phone import selectors, services
 from guichet.channels.phone.forms import AttemptForm, CallbackRequestForm, CallLogForm
 from guichet.channels.phone.models import CallbackRequest
 from guichet.conversations.selectors import conversation_get, customer_get
+from guichet.core.clients import client_address
 from guichet.core.exceptions import GuichetError, InvalidInput, NotAllowed
 
 MAX_API_BODY = 16 * 1024
@@ -168,7 +169,7 @@ def callback_request(request: HttpRequest) -> HttpResponse:
         return _callback_page(request, form, reference, status=400, error=_("Please try again."))
     limit = ratelimit.Limit(
         "callback-ip",
-        ratelimit.client_address(request.META),
+        client_address(request.META),
         settings.PUBLIC_HOURLY_LIMIT_PER_IP,
     )
     if ratelimit.exceeded([limit]):

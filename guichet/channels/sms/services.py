@@ -400,9 +400,21 @@ def _attempt_failed(outbound: OutboundSms, error: str, *, permanent: bool) -> st
         return State.FAILED
     next_at = timezone.now() + backoff(outbound.attempts)
     with transaction.atomic():
-        OutboundSms.objects.filter(pk=outbound.pk, state=State.SENDING).update(
+        requeued = OutboundSms.objects.filter(pk=outbound.pk, state=State.SENDING).update(
             state=State.QUEUED, next_attempt_at=next_at, last_error=error[:MAX_ERROR]
         )
+        # As for e-mail: the agent learns at the first failure, while the outbox keeps trying.
+        if requeued and outbound.message_id is not None:
+            changed = Message.objects.filter(
+                pk=outbound.message_id, delivery_status=Message.DeliveryStatus.QUEUED
+            ).update(delivery_status=Message.DeliveryStatus.FAILED)
+            if changed:
+                event_record(
+                    verb="sms.attempt_failed",
+                    conversation=outbound.conversation,
+                    actor_name=_("SMS"),
+                    data={**_event_data(outbound), "error": error[:500]},
+                )
         _enqueue_on_commit(outbound.pk, run_after=next_at)
     return State.QUEUED
 

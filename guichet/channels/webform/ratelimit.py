@@ -62,12 +62,3 @@ def record(limits: list[Limit], now: datetime | None = None) -> None:
     )
     if random.random() < 0.02:  # cheap upkeep: the table stays about one hour deep
         RateLimitHit.objects.filter(created_at__lt=now - WINDOW).delete()
-
-
-def client_address(meta: dict) -> str:
-    """The client's address as the web server saw it (REMOTE_ADDR, as the login throttle uses).
-
-    Behind a reverse proxy every client shares the proxy's address unless the server is set up
-    to take the real one from the proxy (docs/webform-portal.md).
-    """
-    return str(meta.get("REMOTE_ADDR", "") or "")[:64]

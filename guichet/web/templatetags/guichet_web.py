@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guichet.conversations.models import Channel, Event, Priority, Status
+from guichet.conversations.senders import sender_for
 from guichet.customers.identities import format_phone
 
 register = template.Library()
@@ -140,6 +142,8 @@ PLAIN_EVENT_TEXTS = {
     "callback.taken": gettext_lazy("took the callback request"),
     "callback.cancelled": gettext_lazy("cancelled the callback request"),
     "message.delivery_failed": gettext_lazy("could not hand the message over for sending"),
+    "email.retry_requested": gettext_lazy("asked to send the e-mail again now"),
+    "sms.retry_requested": gettext_lazy("asked to send the SMS again now"),
     "sms.sent": gettext_lazy("sent the SMS"),
     "sms.delivered": gettext_lazy("the SMS was delivered"),
     "sms.failed": gettext_lazy("could not send the SMS"),
@@ -175,6 +179,19 @@ def _channel_event_text(verb: str, data: dict[str, Any]) -> str:
         return _("tried to call back: %(outcome)s") % {"outcome": data.get("outcome", "?")}
     if verb in ("sms.blocked", "sms.acknowledgement_skipped", "email.acknowledgement_skipped"):
         return _("sent no automatic message (%(reason)s)") % {"reason": data.get("reason", "?")}
+    if verb == "sms.attempt_failed":
+        return _("could not send the SMS yet (%(reason)s): trying again") % {
+            "reason": data.get("error") or "?"
+        }
+    if verb == "email.sent":
+        return _("sent the e-mail to %(to)s") % {"to": data.get("to", "?")}
+    if verb in ("email.failed", "email.attempt_failed"):
+        reason = data.get("reason", "")
+        words = str(DELIVERY_REASONS[reason]) if reason in DELIVERY_REASONS else ""
+        words = words or data.get("error") or reason or "?"
+        if verb == "email.attempt_failed":
+            return _("could not send the e-mail yet (%(reason)s): trying again") % {"reason": words}
+        return _("could not send the e-mail (%(reason)s)") % {"reason": words}
     if verb == "email.thread_refused":
         return _(
             "opened this conversation: %(address)s answered conversation %(number)s but is not "
@@ -202,3 +219,76 @@ def query_with(context: Any, **changes: Any) -> str:
         else:
             params[key] = value
     return "?" + urlencode(list(params.lists()), doseq=True) if params else "?"
+
+
+# Why a reply did not leave, from the code a channel records on its event.
+DELIVERY_REASONS = {
+    "no_address": gettext_lazy("no e-mail address for this customer"),
+    "no_number": gettext_lazy("no mobile number for this customer"),
+    "opted_out": gettext_lazy("the customer asked to receive no more SMS (STOP)"),
+    "too_long": gettext_lazy("the text is too long for an SMS"),
+    "queue_error": gettext_lazy("it could not be put in the outbox"),
+    "sender_error": gettext_lazy("the channel could not take it"),
+}
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    state: str  # the CSS state: none, queued, sending, sent, failed
+    label: str
+    detail: str = ""
+    can_retry: bool = False
+
+
+def _delivery_reason(message: Any) -> str:
+    delivery = getattr(message, "delivery", None)
+    if delivery is not None and delivery.reason:
+        return str(delivery.reason)
+    event = getattr(message, "delivery_event", None)
+    data = (event.data or {}) if event is not None else {}
+    reason = data.get("reason", "")
+    if reason in DELIVERY_REASONS:
+        return str(DELIVERY_REASONS[reason])
+    return str(data.get("error") or reason or "")
+
+
+@register.simple_tag
+def delivery_line(message: Any) -> DeliveryLine | None:
+    """The delivery state of an outbound message in words (None for other messages)."""
+    if message.direction != "outbound":
+        return None
+    delivery = getattr(message, "delivery", None)
+    status = message.delivery_status
+    if not status:  # stored without a sender: history (demo data, imports) or an older version
+        if sender_for(message.channel) is None:
+            return DeliveryLine("none", _("Not sent: cannot be sent on this channel"))
+        return DeliveryLine("none", _("Not sent: recorded only"))
+    if delivery is not None and delivery.state == "sending":
+        return DeliveryLine("sending", _("Sending to %(to)s…") % {"to": delivery.recipient})
+    if status == "failed":
+        reason = _delivery_reason(message)
+        label = (
+            _("Delivery failed: %(reason)s") % {"reason": reason}
+            if reason
+            else _("Delivery failed")
+        )
+        detail = ""
+        if delivery is not None and delivery.state == "queued" and delivery.next_attempt_at:
+            detail = _("retrying at %(time)s (attempt %(n)d of %(max)d)") % {
+                "time": date_format(timezone.localtime(delivery.next_attempt_at), "TIME_FORMAT"),
+                "n": delivery.attempts + 1,
+                "max": delivery.max_attempts,
+            }
+        can_retry = delivery is not None and delivery.state in ("queued", "failed")
+        return DeliveryLine("failed", label, detail, can_retry)
+    if status == "sent":
+        if delivery is not None and delivery.state == "delivered":
+            return DeliveryLine("sent", _("Delivered to %(to)s") % {"to": delivery.recipient})
+        if delivery is not None:
+            return DeliveryLine("sent", _("Sent to %(to)s") % {"to": delivery.recipient})
+        return DeliveryLine("sent", _("Sent"))
+    if delivery is not None:
+        return DeliveryLine(
+            "queued", _("Queued for sending to %(to)s") % {"to": delivery.recipient}
+        )
+    return DeliveryLine("queued", _("Queued for sending"))

@@ -21,8 +21,10 @@ from django_htmx.http import HttpResponseClientRedirect
 from guichet.accounts.models import User
 from guichet.accounts.permissions import can_assign_to_others
 from guichet.accounts.selectors import assignable_agents, team_list_for
+from guichet.channels import outbox
 from guichet.conversations import selectors, services
 from guichet.conversations.models import TRANSITIONS, Conversation, Status
+from guichet.conversations.senders import no_route_reason, reply_routes
 from guichet.core.exceptions import GuichetError
 from guichet.web import forms
 from guichet.web.views.common import acting_user, error_status, render_error, require_valid
@@ -46,9 +48,13 @@ def _context(request: HttpRequest, conversation: Conversation, **bound: Any) -> 
         (value, Status(value).label)
         for value in [conversation.status, *sorted(TRANSITIONS[conversation.status])]
     ]
+    timeline = selectors.conversation_timeline(conversation=conversation)
     return {
         "conversation": conversation,
-        "timeline": selectors.conversation_timeline(conversation=conversation),
+        "timeline": timeline,
+        "failed_reply": selectors.failed_latest_reply(timeline),
+        "reply_routes": reply_routes(conversation),
+        "no_route_reason": no_route_reason(conversation.channel),
         "tags": tags,
         "status_choices": status_choices,
         "reply_form": bound.get("reply_form") or forms.ReplyForm(auto_id="reply_%s"),
@@ -233,12 +239,31 @@ def conversation_reply(request: HttpRequest, number: int) -> HttpResponse:
 
     def action(conversation: Conversation) -> str:
         require_valid(form)
-        services.conversation_reply(
-            actor=acting_user(request), conversation=conversation, text=form.cleaned_data["text"]
+        message = services.conversation_reply(
+            actor=acting_user(request),
+            conversation=conversation,
+            text=form.cleaned_data["text"],
+            channel=form.cleaned_data["channel"] or None,
         )
+        if message.delivery_status == message.DeliveryStatus.FAILED:
+            return _("Reply saved, but it could not be sent: see the timeline.")
         return _("Reply sent.")
 
     return _act(request, number, action, bound=lambda: {"reply_form": form})
+
+
+@login_required
+@require_POST
+def conversation_retry(request: HttpRequest, number: int, message_id: int) -> HttpResponse:
+    """ "Retry now" on a reply whose delivery failed or is waiting for its next attempt."""
+
+    def action(conversation: Conversation) -> str:
+        outbox.message_retry_now(
+            actor=acting_user(request), conversation=conversation, message_id=message_id
+        )
+        return _("Sending again now.")
+
+    return _act(request, number, action)
 
 
 @login_required

@@ -45,7 +45,8 @@ def _render(
         "identities": list(customer.identities.all()),
         "conversations": selectors.customer_conversations(user=user, customer=customer)[:200],
         "identity_form": extra.get("identity_form") or forms.IdentityForm(auto_id="identity_%s"),
-        "edit_form": forms.CustomerEditForm(
+        "edit_form": extra.get("edit_form")
+        or forms.CustomerEditForm(
             agents=_advisor_choices(user, customer),
             language=customer.preferred_language,
             initial={
@@ -55,7 +56,9 @@ def _render(
             },
             auto_id="edit_%s",
         ),
-        "merge_form": forms.MergeForm(auto_id="merge_%s") if can_merge_customers(user) else None,
+        "merge_form": (extra.get("merge_form") or forms.MergeForm(auto_id="merge_%s"))
+        if can_merge_customers(user)
+        else None,
         "error": extra.get("error", ""),
     }
     return render(request, "web/customer.html", context, status=status)
@@ -64,7 +67,17 @@ def _render(
 @login_required
 @require_GET
 def customer_page(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render(request, _get(acting_user(request), pk))
+    user = acting_user(request)
+    kept = selectors.customer_kept(user=user, customer_id=pk)
+    if kept is not None:
+        # The old address of a merged customer (a bookmark, a link in a note) leads on.
+        messages.info(
+            request,
+            _("Customer %(old)d was merged into %(kept)s (customer %(number)d).")
+            % {"old": pk, "kept": kept, "number": kept.pk},
+        )
+        return redirect("customer", pk=kept.pk)
+    return _render(request, _get(user, pk))
 
 
 @login_required
@@ -95,7 +108,10 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = acting_user(request)
     customer = _get(user, pk)
     form = forms.CustomerEditForm(
-        request.POST, agents=_advisor_choices(user, customer), language=customer.preferred_language
+        request.POST,
+        agents=_advisor_choices(user, customer),
+        language=customer.preferred_language,
+        auto_id="edit_%s",
     )
     try:
         require_valid(form)
@@ -108,7 +124,10 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
             advisor=data["advisor"],
         )
     except GuichetError as error:
-        return _render(request, customer, status=error_status(error), error=str(error))
+        # The form as typed, its errors beside their fields: nothing the agent typed is lost.
+        return _render(
+            request, customer, status=error_status(error), error=str(error), edit_form=form
+        )
     messages.success(request, _("Customer saved.") if changed else _("Nothing to change."))
     return redirect("customer", pk=customer.pk)
 
@@ -127,6 +146,8 @@ def customer_merge(request: HttpRequest, pk: int) -> HttpResponse:
         other = _get(user, form.cleaned_data["other"])
         services.customer_merge(actor=user, source=other, target=customer)
     except GuichetError as error:
-        return _render(request, customer, status=error_status(error), error=str(error))
+        return _render(
+            request, customer, status=error_status(error), error=str(error), merge_form=form
+        )
     messages.success(request, _("Customer %(source)s merged into this one.") % {"source": other})
     return redirect("customer", pk=customer.pk)

@@ -15,25 +15,15 @@ from guichet.accounts.models import User
 from guichet.accounts.selectors import team_list_for
 from guichet.conversations import selectors
 from guichet.conversations.models import Channel, Priority, Status
-from guichet.web.views.common import acting_user, render_error
+from guichet.web.views.common import (
+    BadQuery,
+    acting_user,
+    query_int,
+    query_text,
+    render_error,
+)
 
 MAX_TAG_CHARS = 50
-
-
-class BadQuery(ValueError):
-    """A query parameter outside its allowed values: a 400 with this message."""
-
-
-def _int(value: str, name: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadQuery(
-            _("“%(value)s” is not a valid %(name)s.") % {"value": value, "name": name}
-        ) from None
-    if number < 1:
-        raise BadQuery(_("“%(value)s” is not a valid %(name)s.") % {"value": value, "name": name})
-    return number
 
 
 def _flag(query: QueryDict, name: str) -> bool:
@@ -54,14 +44,14 @@ def filters_from_query(query: QueryDict, user: User) -> selectors.InboxFilters:
         raise BadQuery(_("Unknown status “%(value)s”.") % {"value": status})
     priority = None
     if query.get("priority"):
-        priority = _int(query.get("priority", ""), _("priority"))
+        priority = query_int(query.get("priority", ""), _("priority"))
         if priority not in Priority.values:
             raise BadQuery(_("Unknown priority “%(value)s”.") % {"value": priority})
-    team_id = _int(query.get("team", ""), _("team")) if query.get("team") else None
+    team_id = query_int(query.get("team", ""), _("team")) if query.get("team") else None
     channel = query.get("channel", "")
     if channel and channel not in Channel.values:
         raise BadQuery(_("Unknown channel “%(value)s”.") % {"value": channel})
-    tag = query.get("tag", "").strip().lower()
+    tag = query_text(query.get("tag", ""), _("tag")).strip().lower()
     if len(tag) > MAX_TAG_CHARS:
         raise BadQuery(_("A tag has at most %(n)d characters.") % {"n": MAX_TAG_CHARS})
     sort = query.get("sort") or "due"
@@ -76,6 +66,7 @@ def filters_from_query(query: QueryDict, user: User) -> selectors.InboxFilters:
         tag=tag,
         overdue=_flag(query, "overdue"),
         snoozed=_flag(query, "snoozed"),
+        delivery_failed=_flag(query, "failed"),
         sort=sort,
     )
 
@@ -99,7 +90,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     try:
         filters = filters_from_query(request.GET, user)
-        page = _int(request.GET.get("page", ""), _("page")) if request.GET.get("page") else 1
+        page = query_int(request.GET.get("page", ""), _("page")) if request.GET.get("page") else 1
         page_size = settings.INBOX_PAGE_SIZE
         rows, total = selectors.inbox_page(
             user=user, filters=filters, page=page, page_size=page_size

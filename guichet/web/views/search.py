@@ -10,7 +10,13 @@ from django.views.decorators.http import require_GET
 
 from guichet.conversations.search import search_conversations, search_customers
 from guichet.core.exceptions import GuichetError
-from guichet.web.views.common import acting_user, error_status, render_error
+from guichet.web.views.common import (
+    BadQuery,
+    acting_user,
+    error_status,
+    query_text,
+    render_error,
+)
 
 MAX_QUERY_CHARS = 200
 
@@ -19,7 +25,10 @@ MAX_QUERY_CHARS = 200
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
-    query = request.GET.get("q", "").strip()
+    try:
+        query = query_text(request.GET.get("q", ""), _("search")).strip()
+    except BadQuery as error:
+        return render_error(request, str(error), 400)
     if len(query) > MAX_QUERY_CHARS:
         return render_error(
             request, _("A search has at most %(n)d characters.") % {"n": MAX_QUERY_CHARS}, 400

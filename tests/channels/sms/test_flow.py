@@ -186,6 +186,9 @@ def test_temporary_failures_are_retried_then_give_up(
     outbound = OutboundSms.objects.get(message=reply)
     assert outbound.state == OutboundSms.State.QUEUED and outbound.attempts == 1
     assert "503" in outbound.last_error
+    reply.refresh_from_db()  # failed at the first failure, while the outbox keeps trying
+    assert reply.delivery_status == Message.DeliveryStatus.FAILED
+    assert Event.objects.get(verb="sms.attempt_failed").data["message_id"] == reply.pk
     OutboundSms.objects.filter(pk=outbound.pk).update(next_attempt_at=None)
     assert outbox_drain() == {"requeued": 0, "sent": 1}
     reply.refresh_from_db()

@@ -220,6 +220,24 @@ def test_rate_limit_per_client_address(post_form: Any, team: Any, settings: Any)
     assert post_form(client=other, email="person9@example.org").status_code == 302
 
 
+def test_rate_limit_per_client_behind_the_proxy(post_form: Any, team: Any, settings: Any) -> None:
+    """Behind a trusted proxy each client counts alone, and cannot pick its own address."""
+    settings.PUBLIC_HOURLY_LIMIT_PER_IP = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+
+    def via_proxy(forwarded: str) -> Client:
+        return Client(
+            enforce_csrf_checks=True, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded
+        )
+
+    for index in range(2):
+        response = post_form(client=via_proxy("198.51.100.1"), email=f"p{index}@example.org")
+        assert response.status_code == 302
+    spoofed = via_proxy("192.0.2.99, 198.51.100.1")
+    assert post_form(client=spoofed, email="p8@example.org").status_code == 429
+    assert post_form(client=via_proxy("198.51.100.2"), email="p9@example.org").status_code == 302
+
+
 def test_attachment_limits(post_form: Any, team: Any, settings: Any) -> None:
     settings.WEBFORM_MAX_ATTACHMENTS = 2
     settings.WEBFORM_ATTACHMENT_MAX_BYTES = 1000

@@ -27,6 +27,7 @@ from guichet.channels.webform.views.common import (
 )
 from guichet.conversations.models import Conversation
 from guichet.conversations.types import InboundAttachment
+from guichet.core.clients import client_address
 from guichet.core.exceptions import GuichetError
 
 _SENT_SALT = "guichet.channels.webform.sent"
@@ -101,7 +102,7 @@ def contact(request: HttpRequest) -> HttpResponse:
         return _render_form(request, ContactForm())
     ip_limit = ratelimit.Limit(
         ratelimit.FORM_IP,
-        ratelimit.client_address(request.META),
+        client_address(request.META),
         settings.PUBLIC_HOURLY_LIMIT_PER_IP,
     )
     hit = ratelimit.exceeded([ip_limit])

@@ -26,6 +26,7 @@ from guichet.channels.webform.views.common import (
     reach_a_person,
 )
 from guichet.conversations.models import Attachment, Conversation, Status
+from guichet.core.clients import client_address
 from guichet.core.exceptions import GuichetError
 
 # Types a browser may execute or render as a document: always served as opaque bytes (F01).
@@ -115,7 +116,7 @@ def portal_link_request(request: HttpRequest) -> HttpResponse:
     limits = [
         ratelimit.Limit(
             ratelimit.FORM_IP,
-            ratelimit.client_address(request.META),
+            client_address(request.META),
             settings.PUBLIC_HOURLY_LIMIT_PER_IP,
         ),
         ratelimit.Limit(
@@ -243,7 +244,7 @@ def portal_conversation_reply(request: HttpRequest, number: int) -> HttpResponse
         return _not_found(request)
     ip_limit = ratelimit.Limit(
         ratelimit.FORM_IP,
-        ratelimit.client_address(request.META),
+        client_address(request.META),
         settings.PUBLIC_HOURLY_LIMIT_PER_IP,
     )
     hit = ratelimit.exceeded([ip_limit])

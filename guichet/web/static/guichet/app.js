@@ -108,3 +108,58 @@
     event.preventDefault();
   });
 })();
+
+// Failed htmx actions: every 4xx/5xx answer htmx does not swap, a network failure or a timeout is
+// told in the live region of base.html, in the page's language (the texts are its data-*).
+(function () {
+  "use strict";
+
+  function region() {
+    return document.getElementById("live-error");
+  }
+
+  function say(text) {
+    var live = region();
+    if (!live) return;
+    live.textContent = "";
+    // A fresh insertion after emptying: the same text twice is announced twice.
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  // The text of the error a Guichet fragment or page carries, parsed inertly (no script runs).
+  function errorText(xhr) {
+    var type = (xhr.getResponseHeader && xhr.getResponseHeader("Content-Type")) || "";
+    if (type.indexOf("text/html") !== 0 || !xhr.responseText) return "";
+    var html = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var alert = html.querySelector('[data-error-text], [role="alert"]');
+    return alert ? alert.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+
+  function messageFor(xhr) {
+    var live = region();
+    var status = xhr ? xhr.status : 0;
+    // Guichet's own answers (a refusal, "not saved: the database is unavailable") say it best.
+    var text = xhr ? errorText(xhr) : "";
+    if (text) return text;
+    if (status === 404) return live.dataset.notFound;
+    if (status === 403) return live.dataset.forbidden;
+    if (status >= 400 && status < 500) return live.dataset.refused;
+    return live.dataset.server;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    var live = region();
+    if (live) live.textContent = "";
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    if (region()) say(messageFor(event.detail.xhr));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var live = region();
+    if (live) say(live.dataset.network);
+  });
+  document.addEventListener("htmx:timeout", function () {
+    var live = region();
+    if (live) say(live.dataset.timeout);
+  });
+})();
