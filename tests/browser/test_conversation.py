@@ -62,7 +62,7 @@ def test_agent_handles_a_conversation(
         "Bonjour Madame Durand, nous faisons opposition et vous rappelons."
     )
     page.get_by_role("button", name="Send reply").click()
-    expect(flash(page)).to_contain_text("Reply sent.")
+    expect(flash(page)).to_contain_text("Reply saved: it is being sent by")
     expect(timeline.locator(".msg-outbound")).to_contain_text("nous faisons opposition")
     expect(header.locator(".badge.status-open")).to_have_text("Open")
     expect(header).to_contain_text("First human response given")

@@ -59,14 +59,14 @@ def test_reply_prg_and_htmx(ingest, agent, login) -> None:
     response = client.post(f"/c/{conversation.number}/reply", {"text": "Bonjour, c'est fait."})
     assert response.status_code == 302 and response["Location"] == f"/c/{conversation.number}/"
     followed = client.get(response["Location"]).content.decode()
-    assert "Reply sent." in followed and "Bonjour, c&#x27;est fait." in followed
+    assert "Reply saved: it is being sent by Email." in followed and "Bonjour, c&#x27;est fait." in followed
     updated = fresh(conversation)
     assert updated.first_human_response_at is not None and updated.assignee == agent
     response = client.post(f"/c/{conversation.number}/reply", {"text": "Et encore."}, **HTMX)
     assert response.status_code == 200
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="conversation"') and "<html" not in body
-    assert "Et encore." in body and "Reply sent." in body
+    assert "Et encore." in body and "Reply saved: it is being sent by Email." in body
 
 
 def test_empty_reply_is_400_and_note_kept(ingest, agent, login) -> None:

@@ -247,7 +247,10 @@ def conversation_reply(request: HttpRequest, number: int) -> HttpResponse:
         )
         if message.delivery_status == message.DeliveryStatus.FAILED:
             return _("Reply saved, but it could not be sent: see the timeline.")
-        return _("Reply sent.")
+        # Handed to its channel, not yet delivered: the timeline follows it to "sent".
+        return _("Reply saved: it is being sent by %(channel)s.") % {
+            "channel": message.get_channel_display()
+        }
 
     return _act(request, number, action, bound=lambda: {"reply_form": form})
 
