@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
@@ -18,43 +16,26 @@ from guichet.channels.email.outbound import (
     _event_data,
     failure_reason,
 )
-from guichet.conversations.models import Conversation, Message
+from guichet.channels.outbox_retry import outbox_row_retry
+from guichet.conversations.models import Conversation
 from guichet.conversations.senders import Delivery
-from guichet.conversations.services import event_record, message_delivery_status_set
-from guichet.core.exceptions import Conflict
 
 State = OutboundEmail.State
 Kind = OutboundEmail.Kind
 
 
 def outbound_retry_now(*, outbound_id: int, actor: User) -> OutboundEmail:
-    """Try a waiting or failed row again now (an agent's "Retry now"). A failed row gets a fresh
-    round of attempts; its message is queued again. Conflict when it is being sent or was sent."""
-    with transaction.atomic():
-        outbound = (
-            OutboundEmail.objects.select_for_update(of=("self",))
-            .select_related("conversation")
-            .get(pk=outbound_id)
-        )
-        if outbound.state not in (State.QUEUED, State.FAILED):
-            raise Conflict(_("This e-mail is being sent or was sent already."))
-        changes: dict = {"state": State.QUEUED, "next_attempt_at": timezone.now()}
-        if outbound.state == State.FAILED:
-            changes["attempts"] = 0
-        OutboundEmail.objects.filter(pk=outbound.pk).update(**changes)
-        if outbound.kind == Kind.REPLY and outbound.message_id is not None:
-            message_delivery_status_set(
-                message_id=outbound.message_id, status=Message.DeliveryStatus.QUEUED
-            )
-        event_record(
-            verb="email.retry_requested",
-            conversation=outbound.conversation,
-            actor=actor,
-            data=_event_data(outbound),
-        )
-        _enqueue_on_commit(outbound.pk)
-    outbound.refresh_from_db()
-    return outbound
+    """Try a waiting or failed row again now (an agent's "Retry now"); see `outbox_row_retry`."""
+    return outbox_row_retry(
+        OutboundEmail,
+        outbound_id=outbound_id,
+        actor=actor,
+        busy=_("This e-mail is being sent or was sent already."),
+        verb="email.retry_requested",
+        event_data=_event_data,
+        enqueue=_enqueue_on_commit,
+        requeues_message=lambda row: row.kind == Kind.REPLY,
+    )
 
 
 def deliveries_read(message_ids: Iterable[int]) -> dict[int, Delivery]:

@@ -7,11 +7,10 @@ from collections.abc import Iterable
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
+from guichet.channels.outbox_retry import outbox_row_retry
 from guichet.channels.sms.models import OutboundSms
 from guichet.channels.sms.services import (
     NO_NUMBER,
@@ -21,10 +20,8 @@ from guichet.channels.sms.services import (
     _event_data,
     customer_number,
 )
-from guichet.conversations.models import Conversation, Message
+from guichet.conversations.models import Conversation
 from guichet.conversations.senders import Delivery
-from guichet.conversations.services import event_record, message_delivery_status_set
-from guichet.core.exceptions import Conflict
 
 State = OutboundSms.State
 Kind = OutboundSms.Kind
@@ -75,30 +72,13 @@ def deliveries_read(message_ids: Iterable[int]) -> dict[int, Delivery]:
 
 
 def outbound_retry_now(*, outbound_id: int, actor: User) -> OutboundSms:
-    """Try a waiting or failed row again now (an agent's "Retry now"). A failed row gets a fresh
-    round of attempts; its message is queued again. Conflict when it is being sent or was sent."""
-    with transaction.atomic():
-        outbound = (
-            OutboundSms.objects.select_for_update(of=("self",))
-            .select_related("conversation")
-            .get(pk=outbound_id)
-        )
-        if outbound.state not in (State.QUEUED, State.FAILED):
-            raise Conflict(_("This SMS is being sent or was sent already."))
-        changes: dict = {"state": State.QUEUED, "next_attempt_at": timezone.now()}
-        if outbound.state == State.FAILED:
-            changes["attempts"] = 0
-        OutboundSms.objects.filter(pk=outbound.pk).update(**changes)
-        if outbound.message_id is not None:
-            message_delivery_status_set(
-                message_id=outbound.message_id, status=Message.DeliveryStatus.QUEUED
-            )
-        event_record(
-            verb="sms.retry_requested",
-            conversation=outbound.conversation,
-            actor=actor,
-            data=_event_data(outbound),
-        )
-        _enqueue_on_commit(outbound.pk)
-    outbound.refresh_from_db()
-    return outbound
+    """Try a waiting or failed row again now (an agent's "Retry now"); see `outbox_row_retry`."""
+    return outbox_row_retry(
+        OutboundSms,
+        outbound_id=outbound_id,
+        actor=actor,
+        busy=_("This SMS is being sent or was sent already."),
+        verb="sms.retry_requested",
+        event_data=_event_data,
+        enqueue=_enqueue_on_commit,
+    )
