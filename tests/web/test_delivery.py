@@ -180,3 +180,24 @@ def test_a_reply_stored_without_a_sender_says_it_was_not_sent(
         services.conversation_reply(actor=agent, conversation=conversation, text="Vu")
     body = login(agent).get(f"/c/{conversation.number}/").content.decode()
     assert "Not sent: cannot be sent on this channel" in body
+
+
+def test_retry_now_on_a_failed_sms(
+    ingest: Callable[..., IngestResult], agent: User, supervisor: User, login: Callable[[User], Any]
+) -> None:
+    conversation = ingest(channel="sms", sender_kind="phone", sender="0612345678").conversation
+    message = services.conversation_reply(actor=agent, conversation=conversation, text="Voilà")
+    row = OutboundSms.objects.get(message=message)
+    OutboundSms.objects.filter(pk=row.pk).update(state="failed", attempts=3, last_error="refused")
+    Message.objects.filter(pk=message.pk).update(delivery_status="failed")
+    client = login(supervisor)
+    assert client.post(f"/outbox/sms/{row.pk}/retry").status_code == 302
+    row.refresh_from_db()
+    assert row.state in ("queued", "sent") and row.attempts <= 1
+    message.refresh_from_db()
+    assert message.delivery_status in ("queued", "sent")
+    assert conversation.events.filter(verb="sms.retry_requested", actor=supervisor).exists()
+    # Once it has left, it is no longer in the outbox: nothing to send again.
+    OutboundSms.objects.filter(pk=row.pk).update(state="sent")
+    assert client.post(f"/outbox/sms/{row.pk}/retry").status_code in (302, 404, 409)
+    assert conversation.events.filter(verb="sms.retry_requested").count() == 1
